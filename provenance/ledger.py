@@ -1,0 +1,489 @@
+"""The ledger: one DuckDB file, its schema, transactions and Arrow bulk writes.
+
+Every write goes through :meth:`Ledger.write` inside :meth:`Ledger.transaction`, so a failed
+import leaves the ledger exactly as it was. Uniqueness of examples, provenance rows, lineage
+edges and seeds is kept here, by anti-joins against what is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Self
+
+import duckdb
+import pyarrow as pa
+
+from provenance import migrate
+from provenance.batch import WriteBatch
+from provenance.clock import utcnow
+from provenance.errors import (
+    AmbiguousIdError,
+    LedgerError,
+    LedgerLockedError,
+    LedgerMissingError,
+    LineageCycleError,
+    NotFoundError,
+    SchemaVersionError,
+)
+from provenance.ids import content_id
+from provenance.models import Declaration, Method, NodeKind, Teacher
+
+DEFAULT_PATH = "provenance.duckdb"
+_PID = re.compile(r"\(PID (\d+)\)")
+
+
+def default_path() -> Path:
+    """``$PROVENANCE_DB`` or ``./provenance.duckdb``."""
+    return Path(os.environ.get("PROVENANCE_DB") or DEFAULT_PATH)
+
+
+def tool_version() -> str:
+    """The installed version of this package."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("provenance")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+@dataclass(frozen=True)
+class ClaimContext:
+    """What every provenance row of one write shares: a provenance set.
+
+    The set's id hashes the declaration, the method, the source file's digest and the method
+    parameters, so writing the same file twice under the same declaration reuses one set.
+    """
+
+    run_id: str
+    declaration: Declaration
+    method: Method
+    source_file: str | None = None
+    source_sha256: str | None = None
+    source_format: str | None = None
+    method_params: dict[str, Any] | None = None
+    created_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def set_id(self) -> str:
+        """Content id of the set."""
+        return content_id(
+            [self.declaration.hash, self.method.value, self.source_sha256, self.method_params]
+        )
+
+    def row(self) -> dict[str, Any]:
+        """Column name → value for the provenance_sets table."""
+        d = self.declaration
+        return {
+            "set_id": self.set_id,
+            "run_id": self.run_id,
+            "origin": d.origin.value,
+            "method": self.method.value,
+            "teacher_id": d.teacher.id if d.teacher else None,
+            "licence": d.licence,
+            "terms_id": d.terms.id if d.terms else None,
+            "terms_version": d.terms.version if d.terms else None,
+            "terms_retrieved": d.terms.retrieved if d.terms else None,
+            "terms_status": d.terms.status.value if d.terms else None,
+            "source": d.source,
+            "source_file": self.source_file,
+            "source_sha256": self.source_sha256,
+            "source_format": self.source_format,
+            "declaration_hash": d.hash,
+            "method_params": json.dumps(self.method_params) if self.method_params else None,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass
+class WriteCounts:
+    """Rows a write added (rows already present are not counted)."""
+
+    examples: int = 0
+    provenance: int = 0
+    edges: int = 0
+    seeds: int = 0
+
+    def __iadd__(self, other: WriteCounts) -> Self:
+        self.examples += other.examples
+        self.provenance += other.provenance
+        self.edges += other.edges
+        self.seeds += other.seeds
+        return self
+
+
+class Ledger:
+    """An open provenance ledger. Use :meth:`open`; close it, or use it as a context manager."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
+        self.con = con
+        self.path = path
+        self.read_only = read_only
+        self._in_transaction = False
+        self._column_cache: dict[str, list[str]] = {}
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, *, read_only: bool = False) -> Ledger:
+        """Open (and, when writable, create or migrate) the ledger at ``path``.
+
+        Raises:
+            LedgerMissingError: read-only and there is no file.
+            LedgerLockedError: another process holds the write lock.
+            SchemaVersionError: the file's schema is newer than this code or needs migrating.
+            LedgerError: the file is not a DuckDB database.
+        """
+        path = Path(path) if path is not None else default_path()
+        if read_only and not path.exists():
+            raise LedgerMissingError(
+                f"no ledger at {path}; create one with `provenance init` or choose one with "
+                "--db / PROVENANCE_DB"
+            )
+        if not read_only and path.parent and not path.parent.exists():
+            raise LedgerMissingError(
+                f"cannot create ledger {path}: folder {path.parent} does not exist"
+            )
+        con = _connect(path, read_only)
+        try:
+            if read_only:
+                version = migrate.check(con)
+                if version < migrate.latest_version():
+                    raise SchemaVersionError(
+                        f"ledger {path} has schema version {version}; this provenance needs "
+                        f"{migrate.latest_version()}: run `provenance init` to migrate it"
+                    )
+            else:
+                migrate.apply(con)
+        except BaseException:
+            con.close()
+            raise
+        return cls(con, path, read_only)
+
+    def close(self) -> None:
+        """Close the connection (DuckDB checkpoints on close)."""
+        self.con.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of this ledger."""
+        return migrate.current_version(self.con)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all."""
+        if self._in_transaction:
+            raise LedgerError("transactions do not nest")
+        self.con.execute("BEGIN TRANSACTION")
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    def _require_transaction(self) -> None:
+        if not self._in_transaction:
+            raise LedgerError("ledger writes must run inside Ledger.transaction()")
+
+    # ---- runs and teachers -------------------------------------------------------------
+
+    def begin_run(self, kind: str, params: dict[str, Any] | None = None) -> str:
+        """Record the start of a run; return its id."""
+        self._require_transaction()
+        run_id = uuid.uuid4().hex
+        self.con.execute(
+            "INSERT INTO runs (run_id, kind, started_at, status, tool_version, params) "
+            "VALUES (?, ?, ?, 'running', ?, ?)",
+            [run_id, kind, utcnow(), tool_version(), json.dumps(params) if params else None],
+        )
+        return run_id
+
+    def end_run(self, run_id: str, summary: dict[str, Any], status: str = "ok") -> None:
+        """Record a run's end and its summary."""
+        self._require_transaction()
+        self.con.execute(
+            "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE run_id = ?",
+            [utcnow(), status, json.dumps(summary, default=str), run_id],
+        )
+
+    def ensure_teacher(self, teacher: Teacher | None, run_id: str) -> str | None:
+        """Store a teacher row if it is new; return its id (None for no teacher)."""
+        if teacher is None:
+            return None
+        self._require_transaction()
+        self.con.execute(
+            "INSERT INTO teachers SELECT ?, ?, ?, ?, ?, ?, ? "
+            "WHERE NOT EXISTS (SELECT 1 FROM teachers WHERE teacher_id = ?)",
+            [
+                teacher.id,
+                teacher.model,
+                teacher.provider,
+                teacher.revision,
+                teacher.fingerprint,
+                teacher.endpoint,
+                run_id,
+                teacher.id,
+            ],
+        )
+        return teacher.id
+
+    def ensure_set(self, context: ClaimContext) -> str:
+        """Store the context's provenance set (and its teacher) if new; return the set id."""
+        self._require_transaction()
+        self.ensure_teacher(context.declaration.teacher, context.run_id)
+        row = context.row()
+        names = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        self.con.execute(
+            f"INSERT INTO provenance_sets ({names}) SELECT {marks} "
+            "WHERE NOT EXISTS (SELECT 1 FROM provenance_sets WHERE set_id = ?)",
+            [*row.values(), row["set_id"]],
+        )
+        return row["set_id"]
+
+    # ---- bulk writes -------------------------------------------------------------------
+
+    def write(self, batch: WriteBatch, context: ClaimContext) -> WriteCounts:
+        """Write a batch of seeds, examples, provenance rows and edges; skip what is stored.
+
+        Call :meth:`ensure_set` for the context first."""
+        self._require_transaction()
+        counts = WriteCounts()
+        con = self.con
+        if batch.seeds:
+            counts.seeds = self._insert(
+                "seeds",
+                batch.seeds_table(),
+                key=("seed_id",),
+                constants={
+                    "origin": context.declaration.origin.value,
+                    "licence": context.declaration.licence,
+                    "source": context.declaration.source,
+                    "source_file": context.source_file,
+                    "source_sha256": context.source_sha256,
+                    "run_id": context.run_id,
+                    "created_at": context.created_at,
+                },
+            )
+        if batch.examples:
+            counts.examples = self._insert(
+                "examples",
+                batch.examples_table(),
+                key=("example_id",),
+                constants={"first_run_id": context.run_id, "created_at": context.created_at},
+            )
+        if batch.claims:
+            set_id = context.set_id
+            counts.provenance = self._insert(
+                "provenance",
+                batch.claims_table(),
+                key=("provenance_id",),
+                constants={"set_id": set_id},
+                computed={
+                    "provenance_id": "sha256(concat_ws('|', b.example_id, ?, coalesce(b.claim_key, "
+                    "b.source_index::VARCHAR || '.' || coalesce(b.source_item::VARCHAR, ''))))",
+                },
+                computed_params=[set_id],
+            )
+        if batch.edges:
+            edges = batch.edges_table()
+            self._check_edges(edges)
+            counts.edges = self._insert(
+                "lineage",
+                edges,
+                key=("child_id", "parent_id", "relation", "position"),
+                constants={"run_id": context.run_id, "created_at": context.created_at},
+            )
+            if counts.edges:
+                self._check_acyclic(edges)
+        return counts
+
+    def _insert(
+        self,
+        table: str,
+        rows: Any,
+        *,
+        key: Sequence[str],
+        constants: dict[str, Any],
+        computed: dict[str, str] | None = None,
+        computed_params: Sequence[Any] = (),
+    ) -> int:
+        """INSERT … SELECT from an Arrow table, skipping rows whose key is already stored.
+
+        Columns come from the table, else ``constants``, else NULL; a ``computed`` column is an SQL
+        expression over the table (at most one, taking ``computed_params``)."""
+        computed = computed or {}
+        columns = self._columns(table)
+        have = set(rows.column_names)
+        select: list[str] = []
+        params: list[Any] = []
+        for name in columns:
+            if name in computed:
+                select.append(f"{computed[name]} AS {name}")
+                params.extend(computed_params)
+            elif name in have:
+                select.append(f"b.{name} AS {name}")
+            elif name in constants:
+                select.append(f"? AS {name}")
+                params.append(constants[name])
+            else:
+                select.append(f"NULL AS {name}")
+        keys = ", ".join(key)
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"WITH n AS (SELECT {', '.join(select)} FROM _provenance_rows b), "
+            # the semi join builds its hash table on the batch, not on the stored table
+            f"known AS (SELECT {keys} FROM {table} t SEMI JOIN n USING ({keys})) "
+            f"SELECT n.* FROM n ANTI JOIN known USING ({keys})"
+        )
+        return _insert_arrow(self.con, sql, params, rows)
+
+    def _columns(self, table: str) -> list[str]:
+        if table not in self._column_cache:
+            self._column_cache[table] = [
+                name
+                for (name,) in self.con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                    "ORDER BY ordinal_position",
+                    [table],
+                ).fetchall()
+            ]
+        return self._column_cache[table]
+
+    def _check_edges(self, _new_edges: pa.Table) -> None:
+        """Every edge's child must be a stored example, its parent a stored seed or example."""
+        missing = self.con.execute(
+            """
+            SELECT child_id, 'example' AS kind FROM _new_edges n
+            WHERE NOT EXISTS (SELECT 1 FROM examples e WHERE e.example_id = n.child_id)
+            UNION ALL
+            SELECT parent_id, parent_kind FROM _new_edges n
+            WHERE parent_kind = 'example'
+              AND NOT EXISTS (SELECT 1 FROM examples e WHERE e.example_id = n.parent_id)
+            UNION ALL
+            SELECT parent_id, parent_kind FROM _new_edges n
+            WHERE parent_kind = 'seed'
+              AND NOT EXISTS (SELECT 1 FROM seeds s WHERE s.seed_id = n.parent_id)
+            LIMIT 1
+            """
+        ).fetchone()
+        if missing:
+            raise NotFoundError(
+                f"lineage edge names {missing[1]} {missing[0]}, which is not in the ledger"
+            )
+
+    def _check_acyclic(self, _new_edges: pa.Table) -> None:
+        """Refuse edges that make an example its own ancestor."""
+        row = self.con.execute(
+            """
+            WITH RECURSIVE anc(id) AS (
+                SELECT parent_id FROM _new_edges WHERE parent_kind = 'example'
+                UNION
+                SELECT l.parent_id FROM lineage l JOIN anc ON l.child_id = anc.id
+                WHERE l.parent_kind = 'example'
+            )
+            SELECT child_id FROM _new_edges WHERE child_id IN (SELECT id FROM anc) LIMIT 1
+            """
+        ).fetchone()
+        if row:
+            raise LineageCycleError(f"lineage edges would make example {row[0]} its own ancestor")
+
+    # ---- reads -------------------------------------------------------------------------
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run a query; return rows as dicts."""
+        cur = self.con.execute(sql, list(params))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def resolve(self, ref: str) -> tuple[NodeKind, str]:
+        """Resolve an example or seed by full id, unique id prefix (≥ 6 hex digits) or seed name/id.
+
+        Raises:
+            NotFoundError: nothing matches.
+            AmbiguousIdError: the prefix matches several nodes.
+        """
+        ref = ref.strip()
+        candidates: list[tuple[str, str]] = []
+        if re.fullmatch(r"[0-9a-fA-F]{6,64}", ref):
+            prefix = ref.lower() + "%"
+            candidates = self.con.execute(
+                "SELECT DISTINCT 'example', example_id FROM examples WHERE example_id LIKE ? "
+                "UNION SELECT 'seed', seed_id FROM seeds WHERE seed_id LIKE ? LIMIT 6",
+                [prefix, prefix],
+            ).fetchall()
+        if not candidates:
+            candidates = self.con.execute(
+                "SELECT 'seed', seed_id FROM seeds WHERE external_id = ? OR name = ? LIMIT 6",
+                [ref, ref],
+            ).fetchall()
+        if not candidates:
+            raise NotFoundError(f"no example or seed matches {ref!r}")
+        if len(candidates) > 1:
+            listed = ", ".join(f"{kind} {ident[:12]}" for kind, ident in candidates[:5])
+            raise AmbiguousIdError(f"{ref!r} matches several nodes ({listed}); give more digits")
+        kind, ident = candidates[0]
+        return NodeKind(kind), ident
+
+
+def _insert_arrow(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], _provenance_rows: pa.Table
+) -> int:
+    """Run an INSERT that reads the Arrow table ``_provenance_rows`` by name.
+
+    DuckDB resolves the name through a replacement scan of this frame's locals. Unlike
+    ``register``, that does not pin the Arrow buffers until the transaction commits, so memory
+    stays bounded over a long import.
+    """
+    return int(con.execute(sql, params).fetchone()[0])
+
+
+def memory_limit() -> str:
+    """DuckDB's memory limit: ``$PROVENANCE_MEMORY_LIMIT`` or 256MB (DuckDB spills beyond it)."""
+    return os.environ.get("PROVENANCE_MEMORY_LIMIT") or "256MB"
+
+
+#: Rows per row group. Smaller than DuckDB's default (122,880) so that a long import writes
+#: compressed row groups while it streams, instead of all of them at commit.
+ROW_GROUP_SIZE = int(os.environ.get("PROVENANCE_ROW_GROUP_SIZE") or 20_480)
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    options = ["READ_ONLY"] if read_only else [f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}"]
+    con = duckdb.connect(":memory:", config={"memory_limit": memory_limit()})
+    try:
+        literal = "'" + str(path).replace("'", "''") + "'"  # ATTACH takes no bound parameter
+        con.execute(f"ATTACH {literal} AS ledger ({', '.join(options)})")
+        con.execute("USE ledger")
+        return con
+    except duckdb.IOException as exc:
+        con.close()
+        text = str(exc)
+        if "lock" in text.lower():
+            pid = _PID.search(text)
+            holder = f"process {pid.group(1)}" if pid else "another process"
+            raise LedgerLockedError(
+                f"ledger {path} is in use by {holder}; wait for it to finish, or use another "
+                "ledger with --db"
+            ) from None
+        raise LedgerError(f"cannot open ledger {path}: {text}") from None
+    except duckdb.Error as exc:
+        con.close()
+        raise LedgerError(f"cannot open ledger {path}: {exc}") from None
