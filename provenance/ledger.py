@@ -390,8 +390,14 @@ class Ledger:
             )
 
     def _check_acyclic(self, _new_edges: pa.Table) -> None:
-        """Refuse edges that make an example its own ancestor."""
-        row = self.con.execute(
+        """Refuse edges that make an example its own ancestor.
+
+        A cycle needs a new edge child → parent whose child is reachable walking up from the
+        parent. The cheap pass unions the ancestors of every new parent; only children found in
+        that union are walked edge by edge (generators add edges from new examples to older
+        ones, so the cheap pass almost always ends it).
+        """
+        candidates = [c for (c,) in self.con.execute(
             """
             WITH RECURSIVE anc(id) AS (
                 SELECT parent_id FROM _new_edges WHERE parent_kind = 'example'
@@ -399,8 +405,23 @@ class Ledger:
                 SELECT l.parent_id FROM lineage l JOIN anc ON l.child_id = anc.id
                 WHERE l.parent_kind = 'example'
             )
-            SELECT child_id FROM _new_edges WHERE child_id IN (SELECT id FROM anc) LIMIT 1
+            SELECT DISTINCT child_id FROM _new_edges WHERE child_id IN (SELECT id FROM anc)
             """
+        ).fetchall()]
+        if not candidates:
+            return
+        row = self.con.execute(
+            """
+            WITH RECURSIVE walk(start, id) AS (
+                SELECT child_id, parent_id FROM _new_edges
+                WHERE parent_kind = 'example' AND child_id IN (SELECT UNNEST(?::VARCHAR[]))
+                UNION
+                SELECT w.start, l.parent_id FROM lineage l JOIN walk w ON l.child_id = w.id
+                WHERE l.parent_kind = 'example'
+            )
+            SELECT start FROM walk WHERE id = start LIMIT 1
+            """,
+            [candidates],
         ).fetchone()
         if row:
             raise LineageCycleError(f"lineage edges would make example {row[0]} its own ancestor")

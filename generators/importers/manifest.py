@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from provenance.errors import InputError, LicenceError
+from provenance.licences import normalize_licence
 from provenance.models import Declaration, Origin, Teacher, Terms
 
 
@@ -34,6 +35,11 @@ class Manifest(BaseModel):
     licence: str | None = None
     teacher: Teacher | None = None
     terms: Terms | None = None
+
+    @field_validator("licence")
+    @classmethod
+    def _spdx(cls, value: str | None) -> str | None:
+        return normalize_licence(value) if value is not None else None
 
     @field_validator("teacher", mode="before")
     @classmethod
@@ -126,17 +132,30 @@ def declaration_from(
         InputError: the result contradicts itself or has a bad licence expression.
     """
     m = manifest or Manifest()
+    parsed_teacher = _option("--teacher", lambda: Teacher(model=teacher)) if teacher is not None else m.teacher
+    parsed_terms = _option("--terms", lambda: Terms.parse(terms)) if terms is not None else m.terms
     try:
         return Declaration(
             origin=Origin(origin) if origin else (m.origin or default_origin),
-            teacher=Teacher(model=teacher) if teacher is not None else m.teacher,
+            teacher=parsed_teacher,
             licence=licence if licence is not None else m.licence,
-            terms=Terms.parse(terms) if terms is not None else m.terms,
+            terms=parsed_terms,
             source=source if source is not None else m.source,
         )
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise InputError(
-            f"{where + ': ' if where else ''}{err['msg'].removeprefix('Value error, ')}"
-        ) from None
+        raise InputError(_reason(exc)) from None
+
+
+def _option(name: str, build: Any) -> Any:
+    """Build a value from a command-line option; a validation error names the option."""
+    try:
+        return build()
+    except ValidationError as exc:
+        raise InputError(f"{name}: {_reason(exc)}") from None
+
+
+def _reason(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    reason = err["msg"].removeprefix("Value error, ")
+    return f"{where}: {reason}" if where else reason

@@ -1,0 +1,86 @@
+"""Shared CLI plumbing: state, option decorators, output, progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from provenance.ledger import Ledger
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class State:
+    """What the top-level group passes to every command."""
+
+    db: str
+
+    def open(self, *, read_only: bool) -> Ledger:
+        """Open the ledger (read-only for read commands)."""
+        from provenance.ledger import Ledger
+
+        return Ledger.open(self.db, read_only=read_only)
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def json_option(fn: F) -> F:
+    """``--json``: print machine-readable JSON on stdout instead of tables."""
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print JSON on stdout instead of tables.")(fn)
+
+
+def console() -> Console:
+    """A rich console on stdout."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def echo_json(data: Any) -> None:
+    """Print JSON (dates and paths as strings)."""
+    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def echo_error(message: str) -> None:
+    """One error line on stderr."""
+    click.echo(f"error: {message}", err=True)
+
+
+@contextmanager
+def byte_progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar over bytes on stderr, shown only on a terminal."""
+    if total <= 0 or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def short(ident: str | None, n: int = 12) -> str:
+    """An id shortened for tables."""
+    return ident[:n] if ident else "-"

@@ -1,0 +1,192 @@
+"""Lineage and recall: walks over the lineage edges, as recursive CTEs in DuckDB.
+
+Edges point child → parent. ``ancestry`` walks up to the human seeds, ``descendants`` walks down,
+``recall`` starts from everything a teacher, a seed or a terms version produced and walks down.
+Cycles cannot be stored (the ledger refuses them), and every walk stops at ``max_depth``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from provenance.errors import InputError, NotFoundError
+from provenance.ledger import Ledger
+from provenance.models import NodeKind, Terms
+
+MAX_DEPTH = 256
+
+
+@dataclass
+class Walk:
+    """The edges a walk crossed, each with the depth at which it was first reached."""
+
+    root: str
+    root_kind: NodeKind
+    direction: str  # "up" or "down"
+    edges: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def seeds(self) -> list[str]:
+        """Seeds reached (walking up)."""
+        return sorted({e["parent_id"] for e in self.edges if e["parent_kind"] == "seed"})
+
+    @property
+    def nodes(self) -> int:
+        """Distinct nodes reached, the root excluded."""
+        key = "parent_id" if self.direction == "up" else "child_id"
+        return len({e[key] for e in self.edges})
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for --json."""
+        return {
+            "root": self.root, "root_kind": self.root_kind.value, "direction": self.direction,
+            "nodes": self.nodes, "seeds": self.seeds if self.direction == "up" else None,
+            "edges": self.edges,
+        }
+
+
+def ancestry(ledger: Ledger, ref: str, *, max_depth: int = MAX_DEPTH) -> Walk:
+    """Every edge from an example up to the human seeds it descends from."""
+    kind, node = ledger.resolve(ref)
+    walk = Walk(node, kind, "up")
+    if kind is NodeKind.SEED:
+        return walk  # seeds are roots
+    walk.edges = ledger.rows(
+        """
+        WITH RECURSIVE up(child_id, parent_id, parent_kind, relation, position, depth) AS (
+            SELECT child_id, parent_id, parent_kind, relation, position, 1
+            FROM lineage WHERE child_id = ?
+            UNION
+            SELECT l.child_id, l.parent_id, l.parent_kind, l.relation, l.position, up.depth + 1
+            FROM lineage l JOIN up ON l.child_id = up.parent_id
+            WHERE up.parent_kind = 'example' AND up.depth < ?
+        )
+        SELECT child_id, parent_id, parent_kind, relation, position, min(depth) AS depth
+        FROM up GROUP BY ALL ORDER BY depth, child_id, position, parent_id
+        """,
+        [node, max_depth],
+    )
+    return walk
+
+
+def descendants(ledger: Ledger, ref: str, *, max_depth: int = MAX_DEPTH) -> Walk:
+    """Every edge below a seed or an example."""
+    kind, node = ledger.resolve(ref)
+    walk = Walk(node, kind, "down")
+    walk.edges = ledger.rows(
+        """
+        WITH RECURSIVE down(child_id, parent_id, parent_kind, relation, position, depth) AS (
+            SELECT child_id, parent_id, parent_kind, relation, position, 1
+            FROM lineage WHERE parent_id = ?
+            UNION
+            SELECT l.child_id, l.parent_id, l.parent_kind, l.relation, l.position, d.depth + 1
+            FROM lineage l JOIN down d ON l.parent_id = d.child_id
+            WHERE l.parent_kind = 'example' AND d.depth < ?
+        )
+        SELECT child_id, parent_id, parent_kind, relation, position, min(depth) AS depth
+        FROM down GROUP BY ALL ORDER BY depth, parent_id, position, child_id
+        """,
+        [node, max_depth],
+    )
+    return walk
+
+
+@dataclass
+class Recall:
+    """Examples affected by a teacher, a seed or a terms version, directly or through lineage."""
+
+    by: str  # "teacher", "seed" or "terms"
+    matched: list[dict[str, Any]]
+    examples: int = 0
+    direct: int = 0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for --json."""
+        return {"by": self.by, "matched": self.matched, "examples": self.examples,
+                "direct": self.direct, "through_lineage": self.examples - self.direct,
+                "rows": self.rows}
+
+
+def _walk_down(roots: str) -> str:
+    """SQL: the examples below ``roots`` (a query of example ids), with their depth and totals."""
+    return f"""
+        WITH RECURSIVE roots AS ({roots}),
+        hit(example_id, depth) AS (
+            SELECT example_id, 0 FROM roots
+            UNION
+            SELECT l.child_id, h.depth + 1 FROM lineage l JOIN hit h ON l.parent_id = h.example_id
+            WHERE l.parent_kind = 'example' AND h.depth < ?
+        ),
+        best AS (SELECT example_id, min(depth) AS depth FROM hit GROUP BY example_id)
+        SELECT example_id, depth, count(*) OVER () AS total, count_if(depth = 0) OVER () AS direct
+        FROM best ORDER BY depth, example_id LIMIT ?
+    """
+
+
+def recall(
+    ledger: Ledger,
+    *,
+    teacher: str | None = None,
+    seed: str | None = None,
+    terms: str | None = None,
+    limit: int | None = None,
+    max_depth: int = MAX_DEPTH,
+) -> Recall:
+    """Every example that descends from a teacher's output, a seed, or data under a terms version.
+
+    Raises:
+        InputError: not exactly one of teacher / seed / terms.
+        NotFoundError: nothing in the ledger matches it.
+    """
+    if sum(x is not None for x in (teacher, seed, terms)) != 1:
+        raise InputError("recall needs exactly one of --teacher, --seed or --terms")
+    if teacher is not None:
+        matched = ledger.rows(
+            "SELECT teacher_id, model, provider, revision, fingerprint FROM teachers "
+            "WHERE model = ? OR teacher_id LIKE ? ORDER BY model, teacher_id",
+            [teacher, teacher.lower() + "%" if len(teacher) >= 6 else "-"],
+        )
+        if not matched:
+            known = [r["model"] for r in ledger.rows("SELECT DISTINCT model FROM teachers ORDER BY 1")]
+            raise NotFoundError(
+                f"no teacher {teacher!r} in the ledger (known: {', '.join(known) or 'none'})"
+            )
+        roots = (
+            "SELECT DISTINCT p.example_id FROM provenance p JOIN provenance_sets s USING (set_id) "
+            "WHERE s.teacher_id IN (SELECT UNNEST(?::VARCHAR[]))"
+        )
+        params: list[Any] = [[m["teacher_id"] for m in matched]]
+        by = "teacher"
+    elif seed is not None:
+        kind, node = ledger.resolve(seed)
+        if kind is not NodeKind.SEED:
+            raise NotFoundError(f"{seed!r} is an example, not a seed")
+        matched = ledger.rows("SELECT seed_id, external_id, name FROM seeds WHERE seed_id = ?", [node])
+        roots = "SELECT child_id AS example_id FROM lineage WHERE parent_id = ? AND parent_kind = 'seed'"
+        params = [node]
+        by = "seed"
+    else:
+        assert terms is not None
+        wanted = Terms.parse(terms)
+        matched = ledger.rows(
+            "SELECT DISTINCT terms_id, terms_version, terms_status FROM provenance_sets "
+            "WHERE terms_id = ? AND (? IS NULL OR terms_version = ?) ORDER BY ALL",
+            [wanted.id, wanted.version, wanted.version],
+        )
+        if not matched:
+            raise NotFoundError(f"no data in the ledger was declared under terms {terms!r}")
+        roots = (
+            "SELECT DISTINCT p.example_id FROM provenance p JOIN provenance_sets s USING (set_id) "
+            "WHERE s.terms_id = ? AND (? IS NULL OR s.terms_version = ?)"
+        )
+        params = [wanted.id, wanted.version, wanted.version]
+        by = "terms"
+    result = Recall(by=by, matched=matched)
+    fetch = max(limit, 1) if limit is not None else 2**62  # one row at least: it carries the totals
+    rows = ledger.rows(_walk_down(roots), [*params, max_depth, fetch])
+    if rows:
+        result.examples, result.direct = rows[0]["total"], rows[0]["direct"]
+    result.rows = [{"example_id": r["example_id"], "depth": r["depth"]} for r in rows[:limit]]
+    return result

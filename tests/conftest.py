@@ -1,0 +1,81 @@
+"""Shared fixtures. Tests run offline and build everything they need themselves."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "self-instruct"
+SHARED = Path(os.environ.get("PROVENANCE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+TABLES = ("runs", "teachers", "seeds", "examples", "provenance_sets", "provenance", "lineage",
+          "schema_version")
+
+
+@pytest.fixture
+def shared() -> Path:
+    """../shared/data, the real files of SOURCES.md."""
+    if not (SHARED / "code-alpaca" / "new_codealpaca.json").exists():
+        pytest.skip(f"shared data not found at {SHARED} (set PROVENANCE_SHARED_DATA)")
+    return SHARED
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A path for a fresh ledger."""
+    return tmp_path / "ledger.duckdb"
+
+
+@pytest.fixture
+def ledger(db: Path):  # noqa: ANN201 - a generator fixture
+    from provenance.ledger import Ledger
+
+    with Ledger.open(db) as opened:
+        yield opened
+
+
+def snapshot(path: Path) -> dict[str, Any]:
+    """Every table's row count and a digest of its sorted rows: equal snapshots, equal ledgers."""
+    from provenance.ledger import Ledger
+
+    out: dict[str, Any] = {}
+    with Ledger.open(path, read_only=True) as ledger:
+        for table in TABLES:
+            rows = ledger.con.execute(f"SELECT * FROM {table}").fetchall()
+            digest = hashlib.sha256(
+                "\n".join(sorted(json.dumps(r, default=str) for r in rows)).encode()
+            ).hexdigest()
+            out[table] = (len(rows), digest)
+    return out
+
+
+@pytest.fixture
+def write_jsonl(tmp_path: Path) -> Callable[..., Path]:
+    """Write records as JSON lines to a file in tmp_path."""
+
+    def write(records: list[Any], name: str = "data.jsonl") -> Path:
+        path = tmp_path / name
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+        return path
+
+    return write
+
+
+def run_cli(*args: str, db: Path | None = None, input: str | None = None) -> Any:
+    """Invoke the CLI in-process; returns click's Result (exit_code, stdout, stderr)."""
+    from click.testing import CliRunner
+
+    from provenance.cli import cli
+
+    argv = (["--db", str(db)] if db is not None else []) + list(args)
+    return CliRunner().invoke(cli, argv, input=input, catch_exceptions=False)

@@ -1,0 +1,168 @@
+"""Bad input: one clear message naming file and line, exit code 2, the ledger exactly as before."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, run_cli, snapshot
+
+GOOD = {"instruction": "Add 2 and 3.", "input": "", "output": "5"}
+
+
+def lines(*records: object) -> bytes:
+    return b"".join((r if isinstance(r, bytes) else json.dumps(r).encode()) + b"\n" for r in records)
+
+
+@pytest.fixture(scope="module")
+def base_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ledger that already holds the bundled seeds: 'unchanged' has something to keep."""
+    db = tmp_path_factory.mktemp("base") / "ledger.duckdb"
+    result = run_cli("seeds", "import", str(EXAMPLES / "seed_tasks.jsonl"), "--licence", "Apache-2.0", db=db)
+    assert result.exit_code == 0, result.output
+    return db
+
+
+@pytest.fixture
+def db(base_ledger: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "ledger.duckdb"
+    shutil.copy(base_ledger, copy)
+    return copy
+
+
+CASES = [
+    # name, file content, --format, message pattern, line (None: no line)
+    ("malformed JSON line", lines(GOOD, GOOD) + b'{"instruction": "x", "output": \n', "jsonl",
+     r"malformed JSON: Expecting value", 3),
+    ("line that is not an object", lines(GOOD, [1, 2], GOOD), "jsonl",
+     r"record is not a JSON object \(got array\)", 2),
+    ("missing required field", lines(GOOD, {"instruction": "x"}), "jsonl",
+     r"missing required field 'output'", 2),
+    ("wrong type", lines(GOOD, GOOD, {"instruction": 5, "output": "y"}), "jsonl",
+     r"field 'instruction' must be a string, got number", 3),
+    ("null output", lines({"instruction": "x", "output": None}), "alpaca",
+     r"field 'output' is null", 1),
+    ("empty instruction", lines(GOOD, {"instruction": "  ", "output": "y"}), "jsonl",
+     r"field 'instruction' is empty", 2),
+    ("non-UTF-8 bytes", lines(GOOD) + b'{"instruction": "caf\xe9", "output": "y"}\n', "jsonl",
+     r"not valid UTF-8: byte 0xe9 at column 21", 2),
+    ("non-UTF-8 in a JSON list", b'[\n  {"instruction": "a", "output": "b"},\n  {"instruction": "\xff"}\n]',
+     "alpaca", r"not valid UTF-8 at column 20", 3),
+    ("lone surrogate escape", lines(GOOD, {"instruction": "x", "output": "y"}).replace(b'"y"', b'"\\ud800"'),
+     "jsonl", r"invalid \\u escape", 2),
+    ("empty file", b"", "alpaca", r"file is empty", None),
+    ("whitespace only", b"  \n\n ", "jsonl", r"file is empty", None),
+    ("empty JSON list", b"[ ]", "alpaca", r"contains no records", None),
+    ("truncated JSON list", json.dumps([GOOD, GOOD], indent=2).encode()[:-20], "alpaca",
+     r"the file ends (in the middle of a record|inside the JSON list) \(truncated\?\)", None),
+    ("trailing comma", b'[\n{"instruction": "a", "output": "b"},\n]', "alpaca", r"trailing comma", 3),
+    ("garbage after the list", json.dumps([GOOD]).encode() + b"\nextra", "alpaca",
+     r"unexpected content after the JSON list", 2),
+    ("not JSON at all", b"instruction,output\nx,y\n", "jsonl",
+     r"expected a JSON list of objects or one JSON object per line", None),
+    ("instances not a list", lines({"instruction": "x", "instances": "y"}), "self-instruct",
+     r"field 'instances' must be a list, got string", 1),
+    ("instance without output", lines({"instruction": "x", "instances": [{"input": "a"}]}), "self-instruct",
+     r"missing required field 'instances\[0\].output'", 1),
+    ("unknown chat role", lines({"messages": [{"role": "narrator", "content": "x"}]}), "chat",
+     r"messages\[0\].role 'narrator' is not a known role", 1),
+    ("prompt log without response", lines({"prompt": "p", "response": "r"}, {"prompt": "p"}), "predictions",
+     r"missing required field 'response'", 2),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "fmt", "pattern", "line"), CASES, ids=[c[0] for c in CASES])
+def test_bad_file_is_refused_and_the_ledger_is_unchanged(
+    db: Path, tmp_path: Path, name: str, content: bytes, fmt: str, pattern: str, line: int | None
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    before = snapshot(db)
+    result = run_cli("import", str(path), "--format", fmt, "--licence", "MIT", db=db)
+    assert result.exit_code == 2, result.output
+    message = result.stderr.strip()
+    assert message.count("\n") == 0 and "Traceback" not in message  # one line
+    prefix = f"error: {path}:{line}:" if line is not None else f"error: {path}"
+    assert message.startswith(prefix), message
+    assert re.search(pattern, message), message
+    assert snapshot(db) == before
+
+
+def test_json_list_errors_name_the_line_and_the_record(db: Path, tmp_path: Path) -> None:
+    records = [GOOD | {"instruction": f"task {i}"} for i in range(3000)]
+    records[2500] = {"instruction": "task", "output": 7}
+    path = tmp_path / "list.json"
+    path.write_text(json.dumps(records, indent=4))
+    before = snapshot(db)
+    result = run_cli("import", str(path), "--format", "alpaca", db=db)
+    assert result.exit_code == 2
+    # each record takes 5 lines after the opening "[": record 2500 starts on line 2 + 5 * 2500
+    assert result.stderr.startswith(f"error: {path}:{2 + 5 * 2500}: record 2500: field 'output'"), result.stderr
+    assert snapshot(db) == before
+
+
+def test_an_error_after_many_flushed_batches_still_leaves_nothing(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    with path.open("w") as f:
+        for i in range(45_000):  # more than two write batches reach the ledger before the error
+            f.write(json.dumps({"instruction": f"Say {i}.", "output": str(i)}) + "\n")
+        f.write('{"instruction": "last", "output": }\n')
+    before = snapshot(db)
+    result = run_cli("import", str(path), "--format", "jsonl", db=db)
+    assert result.exit_code == 2 and f"{path}:45001: malformed JSON" in result.stderr
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        (["--licence", "Apach-2.0"], r"unknown licence id 'Apach-2.0' in 'Apach-2.0' \(did you mean 'Apache-2.0'\?\)"),
+        (["--licence", "MIT AND ("], r"invalid licence expression"),
+        (["--terms", "@2023"], r"--terms: id: String should have at least 1 character"),
+        (["--teacher", ""], r"--teacher: model: String should have at least 1 character"),
+    ],
+)
+def test_bad_declarations_are_refused(db: Path, tmp_path: Path, args: list[str], pattern: str) -> None:
+    path = tmp_path / "ok.jsonl"
+    path.write_bytes(lines(GOOD))
+    before = snapshot(db)
+    result = run_cli("import", str(path), "--format", "jsonl", *args, db=db)
+    assert result.exit_code == 2 and re.search(pattern, result.stderr), result.stderr
+    assert snapshot(db) == before
+
+
+def test_missing_file_and_folder(db: Path, tmp_path: Path) -> None:
+    before = snapshot(db)
+    result = run_cli("import", str(tmp_path / "nope.json"), "--format", "alpaca", db=db)
+    assert result.exit_code == 2 and result.stderr.strip() == f"error: {tmp_path / 'nope.json'}: file does not exist"
+    result = run_cli("import", str(tmp_path), "--format", "alpaca", db=db)
+    assert result.exit_code == 2 and "is a folder" in result.stderr
+    result = run_cli("import", str(tmp_path), "--format", "hf", db=db)
+    assert result.exit_code == 2 and "not a saved Hugging Face dataset" in result.stderr
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize(
+    ("manifest", "pattern"),
+    [
+        ("origin: machine\nteachr: davinci\n", r"manifest.yaml:2: teachr: unknown field"),
+        ("origin: machine\nlicence: [MIT\n", r"manifest.yaml:3: YAML syntax error"),
+        ("source: x\nlicence: Apach-2.0\n", r"manifest.yaml:2: licence: unknown licence id 'Apach-2.0'"),
+        ("origin: robot\n", r"manifest.yaml:1: origin: Input should be 'human', 'machine' or 'unknown'"),
+        ("teacher:\n  provider: openai\n", r"manifest.yaml:1: teacher.model: Field required"),
+        ("origin: human\nteacher: davinci\n", r"origin 'human' contradicts a declared teacher"),
+        ("- a\n- b\n", r"manifest.yaml:1: manifest must be a YAML mapping"),
+    ],
+)
+def test_bad_manifests_name_file_line_and_field(db: Path, tmp_path: Path, manifest: str, pattern: str) -> None:
+    data = tmp_path / "ok.jsonl"
+    data.write_bytes(lines(GOOD))
+    (tmp_path / "manifest.yaml").write_text(manifest)
+    before = snapshot(db)
+    result = run_cli("import", str(data), "--format", "jsonl", "--manifest", str(tmp_path / "manifest.yaml"), db=db)
+    assert result.exit_code == 2 and re.search(pattern, result.stderr), result.stderr
+    assert snapshot(db) == before
