@@ -23,9 +23,7 @@ _SURROGATE = "text contains a lone surrogate (an invalid \\u escape)"
 
 def canonical_json(obj: Any) -> bytes:
     """The canonical JSON encoding of ``obj`` (raises ValueError on lone surrogates or NaN)."""
-    text = json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -49,9 +47,7 @@ def instruction_id(instruction: str, input: str, output: str) -> str:
 def chat_id(messages: Iterable[Mapping[str, str]]) -> str:
     """Id of a chat example; equals ``content_id({"messages": [{"role":…, "content":…}, …]})``."""
     try:
-        data = _dumps(
-            {"messages": [{"content": m["content"], "role": m["role"]} for m in messages]}
-        )
+        data = _dumps({"messages": [{"content": m["content"], "role": m["role"]} for m in messages]})
     except TypeError as exc:
         raise ValueError(_SURROGATE) from exc
     return _sha256(data).hexdigest()

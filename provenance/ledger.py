@@ -75,9 +75,7 @@ class ClaimContext:
     @property
     def set_id(self) -> str:
         """Content id of the set."""
-        return content_id(
-            [self.declaration.hash, self.method.value, self.source_sha256, self.method_params]
-        )
+        return content_id([self.declaration.hash, self.method.value, self.source_sha256, self.method_params])
 
     def row(self) -> dict[str, Any]:
         """Column name → value for the provenance_sets table."""
@@ -147,9 +145,7 @@ class Ledger:
                 "--db / PROVENANCE_DB"
             )
         if not read_only and path.parent and not path.parent.exists():
-            raise LedgerMissingError(
-                f"cannot create ledger {path}: folder {path.parent} does not exist"
-            )
+            raise LedgerMissingError(f"cannot create ledger {path}: folder {path.parent} does not exist")
         con = _connect(path, read_only)
         try:
             if read_only:
@@ -266,7 +262,6 @@ class Ledger:
         Call :meth:`ensure_set` for the context first."""
         self._require_transaction()
         counts = WriteCounts()
-        con = self.con
         if batch.seeds:
             counts.seeds = self._insert(
                 "seeds",
@@ -385,9 +380,7 @@ class Ledger:
             """
         ).fetchone()
         if missing:
-            raise NotFoundError(
-                f"lineage edge names {missing[1]} {missing[0]}, which is not in the ledger"
-            )
+            raise NotFoundError(f"lineage edge names {missing[1]} {missing[0]}, which is not in the ledger")
 
     def _check_acyclic(self, _new_edges: pa.Table) -> None:
         """Refuse edges that make an example its own ancestor.
@@ -397,8 +390,10 @@ class Ledger:
         that union are walked edge by edge (generators add edges from new examples to older
         ones, so the cheap pass almost always ends it).
         """
-        candidates = [c for (c,) in self.con.execute(
-            """
+        candidates = [
+            c
+            for (c,) in self.con.execute(
+                """
             WITH RECURSIVE anc(id) AS (
                 SELECT parent_id FROM _new_edges WHERE parent_kind = 'example'
                 UNION
@@ -407,7 +402,8 @@ class Ledger:
             )
             SELECT DISTINCT child_id FROM _new_edges WHERE child_id IN (SELECT id FROM anc)
             """
-        ).fetchall()]
+            ).fetchall()
+        ]
         if not candidates:
             return
         row = self.con.execute(
@@ -501,8 +497,7 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             pid = _PID.search(text)
             holder = f"process {pid.group(1)}" if pid else "another process"
             raise LedgerLockedError(
-                f"ledger {path} is in use by {holder}; wait for it to finish, or use another "
-                "ledger with --db"
+                f"ledger {path} is in use by {holder}; wait for it to finish, or use another ledger with --db"
             ) from None
         raise LedgerError(f"cannot open ledger {path}: {text}") from None
     except duckdb.Error as exc:

@@ -59,9 +59,7 @@ def normalize_licence(expression: str) -> str:
         raise LicenceError(f"invalid licence expression {expression!r}")
     known = _known_keys()
     if text.upper() in _UNKNOWN_WORDS:
-        raise LicenceError(
-            f"{expression!r} is not a licence; leave the licence out to record it as unknown"
-        )
+        raise LicenceError(f"{expression!r} is not a licence; leave the licence out to record it as unknown")
     for symbol in licensing.license_symbols(parsed, unique=True, decompose=True):
         key = symbol.key
         if key.lower() in known or _REF.match(key):

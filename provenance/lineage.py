@@ -40,8 +40,11 @@ class Walk:
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for --json."""
         return {
-            "root": self.root, "root_kind": self.root_kind.value, "direction": self.direction,
-            "nodes": self.nodes, "seeds": self.seeds if self.direction == "up" else None,
+            "root": self.root,
+            "root_kind": self.root_kind.value,
+            "direction": self.direction,
+            "nodes": self.nodes,
+            "seeds": self.seeds if self.direction == "up" else None,
             "edges": self.edges,
         }
 
@@ -104,9 +107,14 @@ class Recall:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for --json."""
-        return {"by": self.by, "matched": self.matched, "examples": self.examples,
-                "direct": self.direct, "through_lineage": self.examples - self.direct,
-                "rows": self.rows}
+        return {
+            "by": self.by,
+            "matched": self.matched,
+            "examples": self.examples,
+            "direct": self.direct,
+            "through_lineage": self.examples - self.direct,
+            "rows": self.rows,
+        }
 
 
 def _walk_down(roots: str) -> str:
@@ -150,9 +158,7 @@ def recall(
         )
         if not matched:
             known = [r["model"] for r in ledger.rows("SELECT DISTINCT model FROM teachers ORDER BY 1")]
-            raise NotFoundError(
-                f"no teacher {teacher!r} in the ledger (known: {', '.join(known) or 'none'})"
-            )
+            raise NotFoundError(f"no teacher {teacher!r} in the ledger (known: {', '.join(known) or 'none'})")
         roots = (
             "SELECT DISTINCT p.example_id FROM provenance p JOIN provenance_sets s USING (set_id) "
             "WHERE s.teacher_id IN (SELECT UNNEST(?::VARCHAR[]))"

@@ -76,9 +76,7 @@ def check(con: Any) -> int:
             f"({len(known)}); upgrade provenance to read it"
         )
     if version:
-        rows = con.execute(
-            "SELECT version, checksum FROM schema_version ORDER BY version"
-        ).fetchall()
+        rows = con.execute("SELECT version, checksum FROM schema_version ORDER BY version").fetchall()
         for applied, checksum in rows:
             if known[applied - 1].checksum != checksum:
                 raise SchemaVersionError(

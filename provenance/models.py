@@ -125,9 +125,7 @@ class Example(_Frozen):
     def content(self) -> dict[str, Any]:
         """The content that the id hashes."""
         if self.messages is not None:
-            return {
-                "messages": [{"role": m.role.value, "content": m.content} for m in self.messages]
-            }
+            return {"messages": [{"role": m.role.value, "content": m.content} for m in self.messages]}
         return {"instruction": self.instruction, "input": self.input, "output": self.output}
 
     @cached_property
@@ -176,15 +174,10 @@ class Seed(_Frozen):
 
     def examples(self) -> list[Example]:
         """One instruction example per instance."""
-        return [
-            Example(instruction=self.instruction, input=i.input, output=i.output)
-            for i in self.instances
-        ]
+        return [Example(instruction=self.instruction, input=i.input, output=i.output) for i in self.instances]
 
 
-_SECRET_PARAM = re.compile(
-    r"(key|token|secret|sig|signature|password|passwd|auth|credential)", re.I
-)
+_SECRET_PARAM = re.compile(r"(key|token|secret|sig|signature|password|passwd|auth|credential)", re.I)
 
 
 def strip_secrets(url: str) -> str:
@@ -193,11 +186,7 @@ def strip_secrets(url: str) -> str:
     host = parts.hostname or ""
     if parts.port:
         host = f"{host}:{parts.port}"
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not _SECRET_PARAM.search(k)
-    ]
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _SECRET_PARAM.search(k)]
     return urlunsplit((parts.scheme, host, parts.path, urlencode(query), ""))
 
 

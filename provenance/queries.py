@@ -74,8 +74,10 @@ def stats(ledger: Ledger) -> dict[str, Any]:
         "method": mix("method"),
         "teachers": mix("coalesce(teacher_model, CASE WHEN origin = 'human' THEN 'none (human)' END)"),
         "licences": mix("licence"),
-        "terms": mix("terms_id || coalesce('@' || terms_version, '') || ' (' || "
-                     "coalesce(terms_status, 'unknown') || ')'"),
+        "terms": mix(
+            "terms_id || coalesce('@' || terms_version, '') || ' (' || "
+            "coalesce(terms_status, 'unknown') || ')'"
+        ),
         "unknown": dict(unknown),
         "licence_conflicts": conflicts,
         "recent_runs": runs,
@@ -93,10 +95,13 @@ def show(ledger: Ledger, ref: str) -> dict[str, Any]:
         content = {"messages": json.loads(row["messages"])}
     else:
         content = {k: row[k] for k in ("instruction", "input", "output")}
-    claims = [_claim(r) for r in ledger.rows(
-        "SELECT * FROM provenance_records WHERE example_id = ? ORDER BY created_at, source_index",
-        [node],
-    )]
+    claims = [
+        _claim(r)
+        for r in ledger.rows(
+            "SELECT * FROM provenance_records WHERE example_id = ? ORDER BY created_at, source_index",
+            [node],
+        )
+    ]
     parents = ledger.rows(
         "SELECT parent_id, parent_kind, relation, position FROM lineage WHERE child_id = ? "
         "ORDER BY relation, position, parent_id",
@@ -104,26 +109,52 @@ def show(ledger: Ledger, ref: str) -> dict[str, Any]:
     )
     children = _scalar(ledger, "SELECT count(*) FROM lineage WHERE parent_id = ?", [node])
     return {
-        "kind": "example", "id": node, "example_kind": row["kind"], "content": content,
-        "first_run_id": row["first_run_id"], "created_at": row["created_at"],
-        "provenance": claims, "parents": parents, "children": children,
+        "kind": "example",
+        "id": node,
+        "example_kind": row["kind"],
+        "content": content,
+        "first_run_id": row["first_run_id"],
+        "created_at": row["created_at"],
+        "provenance": claims,
+        "parents": parents,
+        "children": children,
     }
 
 
 def _claim(row: dict[str, Any]) -> dict[str, Any]:
     """A provenance_records row as the record model's shape, plus its locator."""
-    teacher = Teacher(model=row["teacher_model"], provider=row["teacher_provider"],
-                      revision=row["teacher_revision"], fingerprint=row["teacher_fingerprint"],
-                      endpoint=row["teacher_endpoint"]) if row["teacher_model"] else None
-    terms = Terms(id=row["terms_id"], version=row["terms_version"],
-                  retrieved=row["terms_retrieved"],
-                  status=TermsStatus(row["terms_status"] or "unknown")) if row["terms_id"] else None
+    teacher = (
+        Teacher(
+            model=row["teacher_model"],
+            provider=row["teacher_provider"],
+            revision=row["teacher_revision"],
+            fingerprint=row["teacher_fingerprint"],
+            endpoint=row["teacher_endpoint"],
+        )
+        if row["teacher_model"]
+        else None
+    )
+    terms = (
+        Terms(
+            id=row["terms_id"],
+            version=row["terms_version"],
+            retrieved=row["terms_retrieved"],
+            status=TermsStatus(row["terms_status"] or "unknown"),
+        )
+        if row["terms_id"]
+        else None
+    )
     record = ProvenanceRecord(
-        teacher=teacher, terms=terms,
-        method_params=_json(row["method_params"]), usage=_json(row["usage"]),
+        teacher=teacher,
+        terms=terms,
+        method_params=_json(row["method_params"]),
+        usage=_json(row["usage"]),
         extra=_json(row["extra"]),
-        **{k: row[k] for k in ProvenanceRecord.model_fields
-           if k not in {"teacher", "terms", "method_params", "usage", "extra"}},
+        **{
+            k: row[k]
+            for k in ProvenanceRecord.model_fields
+            if k not in {"teacher", "terms", "method_params", "usage", "extra"}
+        },
     )
     out = record.model_dump(mode="json")
     out["locator"] = record.locator()
@@ -149,10 +180,20 @@ def _show_seed(ledger: Ledger, node: str) -> dict[str, Any]:
         [node],
     )
     return {
-        "kind": "seed", "id": node, "external_id": row["external_id"], "name": row["name"],
-        "instruction": row["instruction"], "instances": json.loads(row["instances"]),
-        "is_classification": row["is_classification"], "origin": row["origin"],
-        "licence": row["licence"], "source": row["source"], "source_file": row["source_file"],
-        "source_line": row["source_line"], "extra": _json(row["extra"]), "run_id": row["run_id"],
-        "created_at": row["created_at"], "descendants": descendants,
+        "kind": "seed",
+        "id": node,
+        "external_id": row["external_id"],
+        "name": row["name"],
+        "instruction": row["instruction"],
+        "instances": json.loads(row["instances"]),
+        "is_classification": row["is_classification"],
+        "origin": row["origin"],
+        "licence": row["licence"],
+        "source": row["source"],
+        "source_file": row["source_file"],
+        "source_line": row["source_line"],
+        "extra": _json(row["extra"]),
+        "run_id": row["run_id"],
+        "created_at": row["created_at"],
+        "descendants": descendants,
     }

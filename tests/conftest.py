@@ -18,8 +18,16 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "self-instruct"
 SHARED = Path(os.environ.get("PROVENANCE_SHARED_DATA", ROOT.parent / "shared" / "data"))
-TABLES = ("runs", "teachers", "seeds", "examples", "provenance_sets", "provenance", "lineage",
-          "schema_version")
+TABLES = (
+    "runs",
+    "teachers",
+    "seeds",
+    "examples",
+    "provenance_sets",
+    "provenance",
+    "lineage",
+    "schema_version",
+)
 
 
 @pytest.fixture
@@ -37,7 +45,7 @@ def db(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def ledger(db: Path):  # noqa: ANN201 - a generator fixture
+def ledger(db: Path):
     from provenance.ledger import Ledger
 
     with Ledger.open(db) as opened:

@@ -36,42 +36,116 @@ def db(base_ledger: Path, tmp_path: Path) -> Path:
 
 CASES = [
     # name, file content, --format, message pattern, line (None: no line)
-    ("malformed JSON line", lines(GOOD, GOOD) + b'{"instruction": "x", "output": \n', "jsonl",
-     r"malformed JSON: Expecting value", 3),
-    ("line that is not an object", lines(GOOD, [1, 2], GOOD), "jsonl",
-     r"record is not a JSON object \(got array\)", 2),
-    ("missing required field", lines(GOOD, {"instruction": "x"}), "jsonl",
-     r"missing required field 'output'", 2),
-    ("wrong type", lines(GOOD, GOOD, {"instruction": 5, "output": "y"}), "jsonl",
-     r"field 'instruction' must be a string, got number", 3),
-    ("null output", lines({"instruction": "x", "output": None}), "alpaca",
-     r"field 'output' is null", 1),
-    ("empty instruction", lines(GOOD, {"instruction": "  ", "output": "y"}), "jsonl",
-     r"field 'instruction' is empty", 2),
-    ("non-UTF-8 bytes", lines(GOOD) + b'{"instruction": "caf\xe9", "output": "y"}\n', "jsonl",
-     r"not valid UTF-8: byte 0xe9 at column 21", 2),
-    ("non-UTF-8 in a JSON list", b'[\n  {"instruction": "a", "output": "b"},\n  {"instruction": "\xff"}\n]',
-     "alpaca", r"not valid UTF-8 at column 20", 3),
-    ("lone surrogate escape", lines(GOOD, {"instruction": "x", "output": "y"}).replace(b'"y"', b'"\\ud800"'),
-     "jsonl", r"invalid \\u escape", 2),
+    (
+        "malformed JSON line",
+        lines(GOOD, GOOD) + b'{"instruction": "x", "output": \n',
+        "jsonl",
+        r"malformed JSON: Expecting value",
+        3,
+    ),
+    (
+        "line that is not an object",
+        lines(GOOD, [1, 2], GOOD),
+        "jsonl",
+        r"record is not a JSON object \(got array\)",
+        2,
+    ),
+    (
+        "missing required field",
+        lines(GOOD, {"instruction": "x"}),
+        "jsonl",
+        r"missing required field 'output'",
+        2,
+    ),
+    (
+        "wrong type",
+        lines(GOOD, GOOD, {"instruction": 5, "output": "y"}),
+        "jsonl",
+        r"field 'instruction' must be a string, got number",
+        3,
+    ),
+    ("null output", lines({"instruction": "x", "output": None}), "alpaca", r"field 'output' is null", 1),
+    (
+        "empty instruction",
+        lines(GOOD, {"instruction": "  ", "output": "y"}),
+        "jsonl",
+        r"field 'instruction' is empty",
+        2,
+    ),
+    (
+        "non-UTF-8 bytes",
+        lines(GOOD) + b'{"instruction": "caf\xe9", "output": "y"}\n',
+        "jsonl",
+        r"not valid UTF-8: byte 0xe9 at column 21",
+        2,
+    ),
+    (
+        "non-UTF-8 in a JSON list",
+        b'[\n  {"instruction": "a", "output": "b"},\n  {"instruction": "\xff"}\n]',
+        "alpaca",
+        r"not valid UTF-8 at column 20",
+        3,
+    ),
+    (
+        "lone surrogate escape",
+        lines(GOOD, {"instruction": "x", "output": "y"}).replace(b'"y"', b'"\\ud800"'),
+        "jsonl",
+        r"invalid \\u escape",
+        2,
+    ),
     ("empty file", b"", "alpaca", r"file is empty", None),
     ("whitespace only", b"  \n\n ", "jsonl", r"file is empty", None),
     ("empty JSON list", b"[ ]", "alpaca", r"contains no records", None),
-    ("truncated JSON list", json.dumps([GOOD, GOOD], indent=2).encode()[:-20], "alpaca",
-     r"the file ends (in the middle of a record|inside the JSON list) \(truncated\?\)", None),
+    (
+        "truncated JSON list",
+        json.dumps([GOOD, GOOD], indent=2).encode()[:-20],
+        "alpaca",
+        r"the file ends (in the middle of a record|inside the JSON list) \(truncated\?\)",
+        None,
+    ),
     ("trailing comma", b'[\n{"instruction": "a", "output": "b"},\n]', "alpaca", r"trailing comma", 3),
-    ("garbage after the list", json.dumps([GOOD]).encode() + b"\nextra", "alpaca",
-     r"unexpected content after the JSON list", 2),
-    ("not JSON at all", b"instruction,output\nx,y\n", "jsonl",
-     r"expected a JSON list of objects or one JSON object per line", None),
-    ("instances not a list", lines({"instruction": "x", "instances": "y"}), "self-instruct",
-     r"field 'instances' must be a list, got string", 1),
-    ("instance without output", lines({"instruction": "x", "instances": [{"input": "a"}]}), "self-instruct",
-     r"missing required field 'instances\[0\].output'", 1),
-    ("unknown chat role", lines({"messages": [{"role": "narrator", "content": "x"}]}), "chat",
-     r"messages\[0\].role 'narrator' is not a known role", 1),
-    ("prompt log without response", lines({"prompt": "p", "response": "r"}, {"prompt": "p"}), "predictions",
-     r"missing required field 'response'", 2),
+    (
+        "garbage after the list",
+        json.dumps([GOOD]).encode() + b"\nextra",
+        "alpaca",
+        r"unexpected content after the JSON list",
+        2,
+    ),
+    (
+        "not JSON at all",
+        b"instruction,output\nx,y\n",
+        "jsonl",
+        r"expected a JSON list of objects or one JSON object per line",
+        None,
+    ),
+    (
+        "instances not a list",
+        lines({"instruction": "x", "instances": "y"}),
+        "self-instruct",
+        r"field 'instances' must be a list, got string",
+        1,
+    ),
+    (
+        "instance without output",
+        lines({"instruction": "x", "instances": [{"input": "a"}]}),
+        "self-instruct",
+        r"missing required field 'instances\[0\].output'",
+        1,
+    ),
+    (
+        "unknown chat role",
+        lines({"messages": [{"role": "narrator", "content": "x"}]}),
+        "chat",
+        r"messages\[0\].role 'narrator' is not a known role",
+        1,
+    ),
+    (
+        "prompt log without response",
+        lines({"prompt": "p", "response": "r"}, {"prompt": "p"}),
+        "predictions",
+        r"missing required field 'response'",
+        2,
+    ),
 ]
 
 
@@ -101,7 +175,9 @@ def test_json_list_errors_name_the_line_and_the_record(db: Path, tmp_path: Path)
     result = run_cli("import", str(path), "--format", "alpaca", db=db)
     assert result.exit_code == 2
     # each record takes 5 lines after the opening "[": record 2500 starts on line 2 + 5 * 2500
-    assert result.stderr.startswith(f"error: {path}:{2 + 5 * 2500}: record 2500: field 'output'"), result.stderr
+    assert result.stderr.startswith(f"error: {path}:{2 + 5 * 2500}: record 2500: field 'output'"), (
+        result.stderr
+    )
     assert snapshot(db) == before
 
 
@@ -120,7 +196,10 @@ def test_an_error_after_many_flushed_batches_still_leaves_nothing(db: Path, tmp_
 @pytest.mark.parametrize(
     ("args", "pattern"),
     [
-        (["--licence", "Apach-2.0"], r"unknown licence id 'Apach-2.0' in 'Apach-2.0' \(did you mean 'Apache-2.0'\?\)"),
+        (
+            ["--licence", "Apach-2.0"],
+            r"unknown licence id 'Apach-2.0' in 'Apach-2.0' \(did you mean 'Apache-2.0'\?\)",
+        ),
         (["--licence", "MIT AND ("], r"invalid licence expression"),
         (["--terms", "@2023"], r"--terms: id: String should have at least 1 character"),
         (["--teacher", ""], r"--teacher: model: String should have at least 1 character"),
@@ -138,7 +217,10 @@ def test_bad_declarations_are_refused(db: Path, tmp_path: Path, args: list[str],
 def test_missing_file_and_folder(db: Path, tmp_path: Path) -> None:
     before = snapshot(db)
     result = run_cli("import", str(tmp_path / "nope.json"), "--format", "alpaca", db=db)
-    assert result.exit_code == 2 and result.stderr.strip() == f"error: {tmp_path / 'nope.json'}: file does not exist"
+    assert (
+        result.exit_code == 2
+        and result.stderr.strip() == f"error: {tmp_path / 'nope.json'}: file does not exist"
+    )
     result = run_cli("import", str(tmp_path), "--format", "alpaca", db=db)
     assert result.exit_code == 2 and "is a folder" in result.stderr
     result = run_cli("import", str(tmp_path), "--format", "hf", db=db)
@@ -158,11 +240,15 @@ def test_missing_file_and_folder(db: Path, tmp_path: Path) -> None:
         ("- a\n- b\n", r"manifest.yaml:1: manifest must be a YAML mapping"),
     ],
 )
-def test_bad_manifests_name_file_line_and_field(db: Path, tmp_path: Path, manifest: str, pattern: str) -> None:
+def test_bad_manifests_name_file_line_and_field(
+    db: Path, tmp_path: Path, manifest: str, pattern: str
+) -> None:
     data = tmp_path / "ok.jsonl"
     data.write_bytes(lines(GOOD))
     (tmp_path / "manifest.yaml").write_text(manifest)
     before = snapshot(db)
-    result = run_cli("import", str(data), "--format", "jsonl", "--manifest", str(tmp_path / "manifest.yaml"), db=db)
+    result = run_cli(
+        "import", str(data), "--format", "jsonl", "--manifest", str(tmp_path / "manifest.yaml"), db=db
+    )
     assert result.exit_code == 2 and re.search(pattern, result.stderr), result.stderr
     assert snapshot(db) == before

@@ -28,15 +28,18 @@ def test_instruction_id_matches_the_definition(instruction: str, input: str, out
     assert instruction_id(instruction, input, output) == definition(content) == content_id(content)
 
 
-@given(st.lists(st.tuples(st.sampled_from(["system", "user", "assistant", "tool"]), text),
-                min_size=1, max_size=5))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["system", "user", "assistant", "tool"]), text), min_size=1, max_size=5
+    )
+)
 def test_chat_id_matches_the_definition(turns: list[tuple[str, str]]) -> None:
     messages = [{"role": r, "content": c} for r, c in turns]
     assert chat_id(messages) == definition({"messages": messages})
 
 
 def test_every_control_character_and_escape_hashes_like_the_definition() -> None:
-    for cp in list(range(0x80)) + [0x7F, 0x2028, 0x2029, 0xFEFF, 0x1F600]:
+    for cp in [*range(0x80), 0x2028, 0x2029, 0xFEFF, 0x1F600]:
         s = f'a{chr(cp)}"\\b'
         assert instruction_id(s, s, s) == definition({"instruction": s, "input": s, "output": s})
 

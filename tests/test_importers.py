@@ -13,8 +13,14 @@ from provenance.ledger import Ledger
 from provenance.models import Declaration, Origin, Teacher, Terms, TermsStatus
 
 PREDICTION_MODELS = [
-    "davinci", "text-davinci-001", "text-davinci-002", "text-davinci-003", "davinci-self-instruct",
-    "davinci-superni-ft", "davinci-t0-ft", "davinci-self-instruct-and-superni-ft",
+    "davinci",
+    "text-davinci-001",
+    "text-davinci-002",
+    "text-davinci-003",
+    "davinci-self-instruct",
+    "davinci-superni-ft",
+    "davinci-t0-ft",
+    "davinci-self-instruct-and-superni-ft",
 ]
 OPENAI = "Apache-2.0 AND LicenseRef-scancode-openai-tou-20230314"
 
@@ -34,12 +40,20 @@ def test_alpaca_code_alpaca_keeps_and_reports_the_unused_response(ledger: Ledger
     # content verbatim, id = hash of the content, the unused field kept with the claim
     first = records[0]
     eid = instruction_id(first["instruction"], first["input"], first["output"])
-    row = ledger.rows("SELECT e.output, p.extra, p.source_index, p.licence, p.teacher_id, p.origin "
-                      "FROM examples e JOIN provenance_records p USING (example_id) "
-                      "WHERE example_id = ?", [eid])[0]
+    row = ledger.rows(
+        "SELECT e.output, p.extra, p.source_index, p.licence, p.teacher_id, p.origin "
+        "FROM examples e JOIN provenance_records p USING (example_id) "
+        "WHERE example_id = ?",
+        [eid],
+    )[0]
     assert row["output"] == first["output"]
     assert json.loads(row["extra"]) == {"response": first["response"]}
-    assert (row["source_index"], row["licence"], row["teacher_id"], row["origin"]) == (0, "CC-BY-NC-4.0", None, "unknown")
+    assert (row["source_index"], row["licence"], row["teacher_id"], row["origin"]) == (
+        0,
+        "CC-BY-NC-4.0",
+        None,
+        "unknown",
+    )
 
 
 def test_reimporting_the_same_file_adds_nothing(ledger: Ledger, shared: Path) -> None:
@@ -57,9 +71,12 @@ def test_reimporting_the_same_file_adds_nothing(ledger: Ledger, shared: Path) ->
 def test_predictions_keep_prompt_and_response_verbatim(ledger: Ledger, shared: Path, model: str) -> None:
     path = shared / "self-instruct" / "predictions" / f"{model}_predictions.jsonl"
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    declaration = Declaration(origin=Origin.MACHINE, teacher=Teacher(model=model, provider="openai"),
-                              licence=OPENAI, terms=Terms(id="openai-terms-of-use", version="2023-03-14",
-                                                          status=TermsStatus.NON_COMPETING_ONLY))
+    declaration = Declaration(
+        origin=Origin.MACHINE,
+        teacher=Teacher(model=model, provider="openai"),
+        licence=OPENAI,
+        terms=Terms(id="openai-terms-of-use", version="2023-03-14", status=TermsStatus.NON_COMPETING_ONLY),
+    )
     summary = import_file(ledger, path, "predictions", declaration)
     assert summary.records == 252 and summary.unused_fields == {"target": 252}
     distinct = {instruction_id(r["instruction"], r["input"], r["response"]) for r in lines}
@@ -67,25 +84,36 @@ def test_predictions_keep_prompt_and_response_verbatim(ledger: Ledger, shared: P
     assert summary.duplicates_in_file == 252 - len(distinct)
     rec = lines[100]
     eid = instruction_id(rec["instruction"], rec["input"], rec["response"])
-    row = ledger.rows("SELECT * FROM provenance_records WHERE example_id = ? AND source_index = 100", [eid])[0]
+    row = ledger.rows("SELECT * FROM provenance_records WHERE example_id = ? AND source_index = 100", [eid])[
+        0
+    ]
     assert row["prompt"] == rec["prompt"] and row["source_line"] == 101
     assert json.loads(row["extra"]) == {"target": rec["target"]}
     assert (row["teacher_model"], row["teacher_provider"], row["licence"]) == (model, "openai", OPENAI)
-    assert (row["terms_id"], row["terms_version"], row["terms_status"]) == ("openai-terms-of-use", "2023-03-14", "non_competing_only")
+    assert (row["terms_id"], row["terms_version"], row["terms_status"]) == (
+        "openai-terms-of-use",
+        "2023-03-14",
+        "non_competing_only",
+    )
 
 
 def test_self_instruct_tasks_give_one_example_per_instance(ledger: Ledger, shared: Path) -> None:
     path = shared / "self-instruct" / "user_oriented_instructions.jsonl"
     tasks = [json.loads(line) for line in path.read_text().splitlines()]
-    summary = import_file(ledger, path, "self-instruct", Declaration(origin=Origin.HUMAN, licence="Apache-2.0"))
+    summary = import_file(
+        ledger, path, "self-instruct", Declaration(origin=Origin.HUMAN, licence="Apache-2.0")
+    )
     instances = sum(len(t["instances"]) for t in tasks)
     assert (summary.records, summary.examples) == (252, instances)
     assert summary.unused_fields == {"motivation_app": 252}
     task = tasks[3]
     for i, inst in enumerate(task["instances"]):
         eid = instruction_id(task["instruction"], inst["input"], inst["output"])
-        row = ledger.rows("SELECT source_line, source_item, source_record_id FROM provenance "
-                          "WHERE example_id = ? AND source_index = 3", [eid])[0]
+        row = ledger.rows(
+            "SELECT source_line, source_item, source_record_id FROM provenance "
+            "WHERE example_id = ? AND source_index = 3",
+            [eid],
+        )[0]
         assert (row["source_line"], row["source_item"], row["source_record_id"]) == (4, i, task["id"])
 
 
@@ -98,8 +126,9 @@ def test_seed_import_links_instances_to_their_seeds(ledger: Ledger, shared: Path
     assert seed["name"] == "breakfast_suggestion" and seed["source_line"] == 1
     edge = ledger.rows("SELECT * FROM lineage WHERE parent_id = ?", [seed["seed_id"]])[0]
     assert edge["relation"] == "instruction-of" and edge["parent_kind"] == "seed"
-    claims = ledger.rows("SELECT origin, method, licence FROM provenance_records WHERE example_id = ?",
-                         [edge["child_id"]])
+    claims = ledger.rows(
+        "SELECT origin, method, licence FROM provenance_records WHERE example_id = ?", [edge["child_id"]]
+    )
     assert claims == [{"origin": "human", "method": "seed", "licence": "Apache-2.0"}]
     again = import_seeds(ledger, path, Declaration(origin=Origin.HUMAN, licence="Apache-2.0"))
     assert (again.seeds_new, again.seeds_known, again.edges_new) == (0, 175, 0)
@@ -118,24 +147,45 @@ def test_jsonl_and_alpaca_formats_agree_on_ids(ledger: Ledger, shared: Path, wri
     path = write_jsonl([{k: r[k] for k in ("instruction", "input", "output")} for r in records])
     summary = import_file(ledger, path, "jsonl", Declaration())
     assert summary.examples_new == 500 and summary.unused_fields == {}
-    alpaca = import_file(ledger, shared / "code-alpaca" / "new_codealpaca.json", "alpaca", Declaration(licence="MIT"))
+    alpaca = import_file(
+        ledger, shared / "code-alpaca" / "new_codealpaca.json", "alpaca", Declaration(licence="MIT")
+    )
     # the first 500 are known examples; a second claim each, not a second example
     assert alpaca.examples_known == 500 and alpaca.examples_new == 4035
     assert count(ledger, "SELECT count(*) FROM provenance") == 500 + 4535
-    lines = ledger.rows("SELECT source_line FROM provenance p JOIN provenance_sets s USING (set_id) "
-                        "WHERE s.source_format = 'jsonl' ORDER BY source_line LIMIT 2")
+    lines = ledger.rows(
+        "SELECT source_line FROM provenance p JOIN provenance_sets s USING (set_id) "
+        "WHERE s.source_format = 'jsonl' ORDER BY source_line LIMIT 2"
+    )
     assert [r["source_line"] for r in lines] == [1, 2]
 
 
-def test_chat_messages_and_sharegpt_conversations(ledger: Ledger, shared: Path, write_jsonl, tmp_path: Path) -> None:
-    tasks = [json.loads(line) for line in (shared / "self-instruct" / "seed_tasks.jsonl").read_text().splitlines()]
-    openai_style = [{"id": t["id"], "messages": [{"role": "user", "content": t["instruction"]},
-                                                  {"role": "assistant", "content": t["instances"][0]["output"]}]}
-                    for t in tasks]
-    sharegpt = [{"id": t["id"], "conversations": [{"from": "human", "value": t["instruction"]},
-                                                    {"from": "gpt", "value": t["instances"][0]["output"],
-                                                     "markdown": None}]}
-                for t in tasks]
+def test_chat_messages_and_sharegpt_conversations(
+    ledger: Ledger, shared: Path, write_jsonl, tmp_path: Path
+) -> None:
+    tasks = [
+        json.loads(line) for line in (shared / "self-instruct" / "seed_tasks.jsonl").read_text().splitlines()
+    ]
+    openai_style = [
+        {
+            "id": t["id"],
+            "messages": [
+                {"role": "user", "content": t["instruction"]},
+                {"role": "assistant", "content": t["instances"][0]["output"]},
+            ],
+        }
+        for t in tasks
+    ]
+    sharegpt = [
+        {
+            "id": t["id"],
+            "conversations": [
+                {"from": "human", "value": t["instruction"]},
+                {"from": "gpt", "value": t["instances"][0]["output"], "markdown": None},
+            ],
+        }
+        for t in tasks
+    ]
     a = import_file(ledger, write_jsonl(openai_style, "chat.jsonl"), "chat", Declaration())
     list_file = tmp_path / "sharegpt.json"
     list_file.write_text(json.dumps(sharegpt, indent=2))
@@ -150,19 +200,24 @@ def test_chat_messages_and_sharegpt_conversations(ledger: Ledger, shared: Path, 
 
 def test_hf_datasets_saved_to_disk_and_parquet(ledger: Ledger, shared: Path, tmp_path: Path) -> None:
     datasets = pytest.importorskip("datasets")
-    rows = [{k: r[k] for k in ("instruction", "input", "output", "response")}
-            for r in json.loads((shared / "code-alpaca" / "new_codealpaca.json").read_text())[:1000]]
+    rows = [
+        {k: r[k] for k in ("instruction", "input", "output", "response")}
+        for r in json.loads((shared / "code-alpaca" / "new_codealpaca.json").read_text())[:1000]
+    ]
     ds = datasets.Dataset.from_list(rows)
     ds.save_to_disk(str(tmp_path / "ds"), max_shard_size="150KB")  # several data files
     assert len(list((tmp_path / "ds").glob("*.arrow"))) > 1
     summary = import_file(ledger, tmp_path / "ds", "hf", Declaration())
     assert (summary.records, summary.examples_new, summary.mapping) == (1000, 1000, "instruction")
     assert summary.unused_fields == {"response": 1000}
-    last = ledger.rows("SELECT source_part, source_row, source_index FROM provenance WHERE source_index = 999")[0]
+    last = ledger.rows(
+        "SELECT source_part, source_row, source_index FROM provenance WHERE source_index = 999"
+    )[0]
     assert last["source_part"].endswith(".arrow") and last["source_row"] < 999
     # a DatasetDict with two splits, and the same rows as Parquet: nothing new, claims added
     datasets.DatasetDict({"train": ds.select(range(800)), "test": ds.select(range(800, 1000))}).save_to_disk(
-        str(tmp_path / "dd"))
+        str(tmp_path / "dd")
+    )
     dd = import_file(ledger, tmp_path / "dd", "hf", Declaration(licence="CC-BY-NC-4.0"))
     assert (dd.records, dd.examples_new, dd.provenance_new) == (1000, 0, 1000)
     ds.to_parquet(str(tmp_path / "rows.parquet"))
@@ -172,8 +227,12 @@ def test_hf_datasets_saved_to_disk_and_parquet(ledger: Ledger, shared: Path, tmp
 
 def test_hf_chat_columns_are_detected(ledger: Ledger, tmp_path: Path) -> None:
     datasets = pytest.importorskip("datasets")
-    ds = datasets.Dataset.from_list([{"messages": [{"role": "user", "content": f"q{i}"},
-                                                   {"role": "assistant", "content": f"a{i}"}]} for i in range(50)])
+    ds = datasets.Dataset.from_list(
+        [
+            {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]}
+            for i in range(50)
+        ]
+    )
     ds.save_to_disk(str(tmp_path / "chat"))
     summary = import_file(ledger, tmp_path / "chat", "hf", Declaration())
     assert (summary.mapping, summary.examples_new) == ("chat", 50)
@@ -182,8 +241,16 @@ def test_hf_chat_columns_are_detected(ledger: Ledger, tmp_path: Path) -> None:
 def test_json_list_fast_path_agrees_with_the_standard_library(tmp_path: Path) -> None:
     from generators.importers.json_files import json_source
 
-    records = [{"instruction": f"i{i} }},\n {{ \\u00e9", "n": 2**70 + i if i % 7 == 0 else i, "f": 1.5,
-                "nested": [{"a": "},\n    {"}], "s": "\u2028 \U0001f600"} for i in range(3000)]
+    records = [
+        {
+            "instruction": f"i{i} }},\n {{ \\u00e9",
+            "n": 2**70 + i if i % 7 == 0 else i,
+            "f": 1.5,
+            "nested": [{"a": "},\n    {"}],
+            "s": "\u2028 \U0001f600",
+        }
+        for i in range(3000)
+    ]
     for indent in (None, 1, 4):
         path = tmp_path / f"list{indent}.json"
         path.write_text(json.dumps(records, indent=indent, ensure_ascii=indent is None))

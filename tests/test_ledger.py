@@ -27,8 +27,12 @@ from tests.conftest import run_cli, snapshot
 
 
 def _context(ledger: Ledger, **declared) -> ClaimContext:
-    context = ClaimContext(run_id=ledger.begin_run("test"), declaration=Declaration(**declared),
-                           method=Method.IMPORTED, source_sha256="f" * 64)
+    context = ClaimContext(
+        run_id=ledger.begin_run("test"),
+        declaration=Declaration(**declared),
+        method=Method.IMPORTED,
+        source_sha256="f" * 64,
+    )
     ledger.ensure_set(context)
     return context
 
@@ -92,7 +96,7 @@ def test_a_file_that_is_not_a_ledger_is_an_environment_error(tmp_path: Path) -> 
 
 
 def test_writes_outside_a_transaction_are_refused(ledger: Ledger) -> None:
-    with pytest.raises(LedgerError, match="inside Ledger.transaction"):
+    with pytest.raises(LedgerError, match=r"inside Ledger\.transaction"):
         ledger.begin_run("x")
 
 
@@ -159,7 +163,7 @@ time.sleep(30)
 
 
 @pytest.fixture
-def held(db: Path):  # noqa: ANN201 - a generator fixture
+def held(db: Path):
     """Another process holding the ledger open for writing."""
     Ledger.open(db).close()
     proc = subprocess.Popen([sys.executable, "-c", HOLD, str(db)], stdout=subprocess.PIPE, text=True)
@@ -178,8 +182,9 @@ def test_a_locked_ledger_gives_a_clear_error(db: Path, held: subprocess.Popen) -
     assert info.value.exit_code == 3
 
 
-def test_the_cli_reports_a_locked_ledger_without_a_traceback(db: Path, held: subprocess.Popen,
-                                                              tmp_path: Path) -> None:
+def test_the_cli_reports_a_locked_ledger_without_a_traceback(
+    db: Path, held: subprocess.Popen, tmp_path: Path
+) -> None:
     data = tmp_path / "d.jsonl"
     data.write_text('{"instruction": "x", "output": "y"}\n')
     started = time.monotonic()

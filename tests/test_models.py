@@ -28,8 +28,10 @@ from provenance.models import (
     [
         ("Apache-2.0", "Apache-2.0"),
         ("apache-2.0", "Apache-2.0"),
-        ("cc-by-nc-4.0 and LicenseRef-scancode-openai-tou-20230314",
-         "CC-BY-NC-4.0 AND LicenseRef-scancode-openai-tou-20230314"),
+        (
+            "cc-by-nc-4.0 and LicenseRef-scancode-openai-tou-20230314",
+            "CC-BY-NC-4.0 AND LicenseRef-scancode-openai-tou-20230314",
+        ),
         ("(MIT OR Apache-2.0) AND BSD-3-Clause", "(MIT OR Apache-2.0) AND BSD-3-Clause"),
         ("Apache-2.0 WITH LLVM-exception", "Apache-2.0 WITH LLVM-exception"),
         ("GPL-2.0+", "GPL-2.0-or-later"),
@@ -102,7 +104,11 @@ def test_teacher_endpoint_never_keeps_secrets() -> None:
 
 def test_terms_parse_and_label() -> None:
     terms = Terms.parse("openai-terms-of-use@2023-03-14")
-    assert (terms.id, terms.version, terms.status) == ("openai-terms-of-use", "2023-03-14", TermsStatus.UNKNOWN)
+    assert (terms.id, terms.version, terms.status) == (
+        "openai-terms-of-use",
+        "2023-03-14",
+        TermsStatus.UNKNOWN,
+    )
     assert terms.label() == "openai-terms-of-use@2023-03-14"
     assert Terms.parse("gemma-tou").version is None
     assert Terms(id="x", retrieved="2026-11-01").retrieved == date(2026, 11, 1)

@@ -27,17 +27,26 @@ from tests.conftest import EXAMPLES, snapshot
 text = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=30)
 valid_record = st.fixed_dictionaries(
     {"instruction": text.filter(lambda s: s.strip()), "output": text},
-    optional={"input": text, "id": st.one_of(st.integers(), text), "note": text,
-              "score": st.integers(-(2**80), 2**80)},
+    optional={
+        "input": text,
+        "id": st.one_of(st.integers(), text),
+        "note": text,
+        "score": st.integers(-(2**80), 2**80),
+    },
 )
 invalid_record = st.one_of(
-    st.fixed_dictionaries({"instruction": text}),                       # no output
+    st.fixed_dictionaries({"instruction": text}),  # no output
     st.fixed_dictionaries({"instruction": st.integers(), "output": text}),  # wrong type
     st.fixed_dictionaries({"instruction": st.just("  "), "output": text}),  # empty instruction
-    st.lists(text, max_size=2), st.integers(), st.none(), text,          # not an object
+    st.lists(text, max_size=2),
+    st.integers(),
+    st.none(),
+    text,  # not an object
 )
-records = st.lists(st.one_of(valid_record, valid_record, valid_record, invalid_record),
-                   min_size=0, max_size=12)
+records = st.one_of(
+    st.lists(valid_record, min_size=1, max_size=12),
+    st.lists(st.one_of(valid_record, valid_record, valid_record, invalid_record), max_size=12),
+)
 
 
 def oracle(data: bytes) -> tuple[bool, set[str]]:
@@ -104,8 +113,12 @@ def check(base: Path, data: bytes) -> None:
             except InputError as exc:
                 assert not accepted, f"refused input the oracle accepts: {exc}"
                 assert str(exc).startswith(str(source)), str(exc)
-                assert exc.line is not None or exc.record is not None or exc.message in {
-                    "file is empty", "contains no records"} or "expected a JSON list" in exc.message, str(exc)
+                assert (
+                    exc.line is not None
+                    or exc.record is not None
+                    or exc.message in {"file is empty", "contains no records"}
+                    or "expected a JSON list" in exc.message
+                ), str(exc)
                 failed = True
             else:
                 assert accepted, "accepted input the oracle refuses"
@@ -127,8 +140,11 @@ def layouts(values: list[Any], style: str) -> bytes:
 
 
 STYLES = st.sampled_from(["lines", "lines-unicode", "list", "list-1", "list-4"])
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @SETTINGS
@@ -138,10 +154,13 @@ def test_whole_files(base: Path, values: list[Any], style: str) -> None:
 
 
 @SETTINGS
-@given(values=records.filter(bool), style=STYLES, cut=st.floats(0, 1))
-def test_truncated_files(base: Path, values: list[Any], style: str, cut: float) -> None:
+@given(values=records.filter(bool), style=STYLES, cut=st.floats(0, 1), at_newline=st.booleans())
+def test_truncated_files(base: Path, values: list[Any], style: str, cut: float, at_newline: bool) -> None:
     data = layouts(values, style)
-    check(base, data[: int(len(data) * cut)])
+    end = int(len(data) * cut)
+    if at_newline:  # a JSON-lines file cut between lines is still valid, with fewer records
+        end = data.rfind(b"\n", 0, end) + 1
+    check(base, data[:end])
 
 
 @SETTINGS

@@ -59,9 +59,7 @@ def find_columnar(path: Path) -> ColumnarSource:
         for entry in entries:
             name = entry.get("filename") if isinstance(entry, dict) else None
             if not isinstance(name, str) or not (path / name).is_file():
-                raise InputError(
-                    f"state.json names a missing data file {name!r}", path=path / "state.json"
-                )
+                raise InputError(f"state.json names a missing data file {name!r}", path=path / "state.json")
             found.append(path / name)
         return ColumnarSource(tuple(found), "arrow")
     parquet = sorted(path.glob("**/*.parquet"))
@@ -117,9 +115,7 @@ class Columnar(Source):
                 self._on_bytes(path.stat().st_size)
 
 
-def _open_batches(
-    path: Path, kind: str, *, batch_size: int = 8192, schema_only: bool = False
-) -> Any:
+def _open_batches(path: Path, kind: str, *, batch_size: int = 8192, schema_only: bool = False) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -3,7 +3,8 @@
 Both stream: a JSON list is decoded from 1 MiB chunks, JSON lines line by line. Both use orjson
 on the fast path and fall back to the standard library's exact, position-aware decoder whenever
 orjson refuses the text (malformed JSON, NaN, lone surrogates, a cut in the wrong place) or may
-have lost precision (it reads integers beyond 64 bits as floats; the fallback keeps them exact). Errors name the file and the line.
+have lost precision (it reads integers beyond 64 bits as floats; the fallback keeps them exact).
+Errors name the file and the line.
 """
 
 from __future__ import annotations
@@ -193,9 +194,7 @@ class _Text:
             text = self._decoder.decode(chunk, final=not chunk)
         except UnicodeDecodeError:
             line, column = find_bad_utf8(self._path) or (1, 1)
-            raise InputError(
-                f"not valid UTF-8 at column {column}", path=self._path, line=line
-            ) from None
+            raise InputError(f"not valid UTF-8 at column {column}", path=self._path, line=line) from None
         if not chunk:
             self.eof = True
         if self._first:
@@ -232,9 +231,7 @@ class _Text:
             try:
                 value, end = _decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
-                truncated = exc.pos >= len(self.buf) - 16 or exc.msg.startswith(
-                    "Unterminated string"
-                )
+                truncated = exc.pos >= len(self.buf) - 16 or exc.msg.startswith("Unterminated string")
                 if truncated and self.fill():
                     continue
                 if self.eof and truncated:
@@ -242,10 +239,10 @@ class _Text:
                         "the file ends in the middle of a record (truncated?)", exc.pos
                     ) from None
                 raise self.error(f"malformed JSON: {exc.msg}", exc.pos) from None
-            if end == len(self.buf) and not self.eof and not isinstance(value, dict | list | str):
-                # a number or literal that touches the end of the buffer may go on in the next chunk
-                if self.fill():
-                    continue
+            # a number or literal that touches the end of the buffer may go on in the next chunk
+            cut_off = end == len(self.buf) and not self.eof and not isinstance(value, dict | list | str)
+            if cut_off and self.fill():
+                continue
             self.pos = end
             return value
 
@@ -269,9 +266,7 @@ class _Text:
 
     def error(self, message: str, pos: int | None = None) -> InputError:
         """An InputError at a buffer position (the current one by default)."""
-        return InputError(
-            message, path=self._path, line=self.line_at(self.pos if pos is None else pos)
-        )
+        return InputError(message, path=self._path, line=self.line_at(self.pos if pos is None else pos))
 
 
 class JsonList(Source):
@@ -315,9 +310,7 @@ class JsonList(Source):
             else:
                 more = True
                 exact_until = -1  # text offset up to which the fast path has failed
-                boundary: str | None = (
-                    None  # the text between two records, learnt from the first two
-                )
+                boundary: str | None = None  # the text between two records, learnt from the first two
                 while more:
                     if boundary and text.base + text.pos > exact_until:
                         values, more, exact_until = self._fast_region(text, boundary)

@@ -90,13 +90,9 @@ def load_manifest(path: str | Path) -> Manifest:
         reason = err["msg"]
         if err["type"] == "extra_forbidden":
             reason = f"unknown field (allowed: {', '.join(Manifest.model_fields)})"
-        raise InputError(
-            f"{'.'.join(loc)}: {reason}", path=path, line=_line_of(node, loc)
-        ) from None
+        raise InputError(f"{'.'.join(loc)}: {reason}", path=path, line=_line_of(node, loc)) from None
     except LicenceError as exc:
-        raise InputError(
-            f"licence: {exc.message}", path=path, line=_line_of(node, ["licence"])
-        ) from None
+        raise InputError(f"licence: {exc.message}", path=path, line=_line_of(node, ["licence"])) from None
 
 
 def _line_of(node: Any, loc: list[str]) -> int | None:
@@ -132,7 +128,9 @@ def declaration_from(
         InputError: the result contradicts itself or has a bad licence expression.
     """
     m = manifest or Manifest()
-    parsed_teacher = _option("--teacher", lambda: Teacher(model=teacher)) if teacher is not None else m.teacher
+    parsed_teacher = (
+        _option("--teacher", lambda: Teacher(model=teacher)) if teacher is not None else m.teacher
+    )
     parsed_terms = _option("--terms", lambda: Terms.parse(terms)) if terms is not None else m.terms
     try:
         return Declaration(

@@ -104,14 +104,10 @@ def _id(fn: Callable[..., str], src: Source, pos: int, index: int, *args: Any) -
     try:
         return fn(*args)
     except ValueError:
-        raise src.error(
-            "text contains an invalid \\u escape (a lone surrogate)", pos, index
-        ) from None
+        raise src.error("text contains an invalid \\u escape (a lone surrogate)", pos, index) from None
 
 
-def _nonempty(
-    instruction: str, src: Source, pos: int, index: int, label: str = "instruction"
-) -> None:
+def _nonempty(instruction: str, src: Source, pos: int, index: int, label: str = "instruction") -> None:
     if not instruction.strip():
         raise src.error(f"field '{label}' is empty", pos, index)
 
@@ -201,9 +197,7 @@ class Task(NamedTuple):
     extra: dict[str, Any] | None  # task-level unused fields, then "instances[].<key>" ones
 
 
-def parse_task(
-    record: Any, src: Source, pos: int, index: int, used: frozenset[str] = _TASK_USED
-) -> Task:
+def parse_task(record: Any, src: Source, pos: int, index: int, used: frozenset[str] = _TASK_USED) -> Task:
     """Validate a Self-Instruct task: ``instruction`` and a non-empty ``instances`` list."""
     rec = as_object(record, src, pos, index)
     instruction = text_field(rec, "instruction", src, pos, index)
@@ -222,9 +216,7 @@ def parse_task(
             raise src.error(f"instances[{i}] must be an object, got {type_name(inst)}", pos, index)
         pairs.append(
             (
-                text_field(
-                    inst, "input", src, pos, index, required=False, label=f"instances[{i}].input"
-                ),
+                text_field(inst, "input", src, pos, index, required=False, label=f"instances[{i}].input"),
                 text_field(inst, "output", src, pos, index, label=f"instances[{i}].output"),
             )
         )
@@ -285,9 +277,7 @@ def map_chat(record: Any, src: Source, pos: int, index: int) -> Mapped:
     elif "conversations" in rec:
         field, role_key, text_key = "conversations", "from", "value"
     else:
-        raise src.error(
-            "missing required field 'messages' (or ShareGPT 'conversations')", pos, index
-        )
+        raise src.error("missing required field 'messages' (or ShareGPT 'conversations')", pos, index)
     turns = rec[field]
     if type(turns) is not list:
         raise src.error(f"field '{field}' must be a list, got {type_name(turns)}", pos, index)
@@ -370,9 +360,7 @@ def extra_json(extra: dict[str, Any] | None, src: Source, pos: int, index: int) 
         if src.escapes:
             text.encode("utf-8")
     except ValueError:
-        raise src.error(
-            "an unused field holds NaN/Infinity or an invalid \\u escape", pos, index
-        ) from None
+        raise src.error("an unused field holds NaN/Infinity or an invalid \\u escape", pos, index) from None
     return text
 
 
@@ -382,7 +370,5 @@ def check_text(value: str | None, src: Source, pos: int, index: int) -> str | No
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise src.error(
-                "text contains an invalid \\u escape (a lone surrogate)", pos, index
-            ) from None
+            raise src.error("text contains an invalid \\u escape (a lone surrogate)", pos, index) from None
     return value

@@ -80,9 +80,7 @@ def describe(declaration: Declaration) -> dict[str, Any]:
     d = declaration
     return {
         "origin": d.origin.value,
-        "teacher": d.teacher.model
-        if d.teacher
-        else ("none" if d.origin.value == "human" else "unknown"),
+        "teacher": d.teacher.model if d.teacher else ("none" if d.origin.value == "human" else "unknown"),
         "licence": d.licence or "unknown",
         "terms": d.terms.label() if d.terms else "unknown",
         "terms_status": d.terms.status.value if d.terms else "unknown",
@@ -195,9 +193,7 @@ def _import_run(
         ledger.end_run(run_id, summary.as_dict())
 
 
-def _finish(
-    ledger: Ledger, context: ClaimContext, summary: ImportSummary, counts: WriteCounts
-) -> None:
+def _finish(ledger: Ledger, context: ClaimContext, summary: ImportSummary, counts: WriteCounts) -> None:
     """Fill the summary's counts; duplicates come from this file's provenance rows in the ledger."""
     summary.examples_new, summary.provenance_new = counts.examples, counts.provenance
     summary.seeds_new, summary.edges_new = counts.seeds, counts.edges
@@ -230,12 +226,12 @@ def import_file(
     _check_path(path, fmt)
     columnar = find_columnar(path) if fmt == "hf" else None
     mapping = FORMATS[fmt] or detect_mapping(columnar_names(columnar), str(path))
-    src: Source = (
-        Columnar(columnar, path, progress) if columnar is not None else json_source(path, progress)
-    )
-    with _import_run(
-        ledger, "import", path, fmt, mapping, declaration, Method.IMPORTED, columnar
-    ) as (context, summary, counts):
+    src: Source = Columnar(columnar, path, progress) if columnar is not None else json_source(path, progress)
+    with _import_run(ledger, "import", path, fmt, mapping, declaration, Method.IMPORTED, columnar) as (
+        context,
+        summary,
+        counts,
+    ):
         summary.records, summary.examples, unused = _stream(ledger, context, src, mapping, counts)
         summary.unused_fields = unused
     return summary
@@ -255,9 +251,7 @@ def _stream(
     return records, mapped, unused.result()
 
 
-def _stream_single(
-    src: Source, mapper: Any, writer: BackgroundWriter, unused: _UnusedFields
-) -> int:
+def _stream_single(src: Source, mapper: Any, writer: BackgroundWriter, unused: _UnusedFields) -> int:
     """The hot loop for mappings that give one example per record; returns the record count."""
     by_row = src.unit == "row"
     batch = WriteBatch()
@@ -388,9 +382,7 @@ def import_seeds(
                             None,
                         )
                     batch.add_claim(eid, index, pos, None, None, position, seed.external_id)
-                    batch.add_edge(
-                        eid, seed.id, NodeKind.SEED.value, Relation.INSTRUCTION_OF.value, position
-                    )
+                    batch.add_edge(eid, seed.id, NodeKind.SEED.value, Relation.INSTRUCTION_OF.value, position)
                     summary.examples += 1
                 if batch.claims >= BATCH_ROWS:
                     writer.submit(batch)
@@ -416,12 +408,8 @@ def _seed(record: Any, src: Source, pos: int, index: int) -> tuple[Seed, dict[st
     return seed, task.extra
 
 
-def _optional(
-    record: dict[str, Any], key: str, kind: type, src: Source, pos: int, index: int
-) -> Any:
+def _optional(record: dict[str, Any], key: str, kind: type, src: Source, pos: int, index: int) -> Any:
     value = record.get(key)
     if value is not None and type(value) is not kind:
-        raise src.error(
-            f"field '{key}' must be a {type_name(kind())}, got {type_name(value)}", pos, index
-        )
+        raise src.error(f"field '{key}' must be a {type_name(kind())}, got {type_name(value)}", pos, index)
     return value

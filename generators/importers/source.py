@@ -39,9 +39,5 @@ class Source:
         """An InputError for a record at ``position`` (and index ``record``)."""
         if self.unit == "row":
             return InputError(f"row {position}: {message}", path=self.path, record=record)
-        line = (
-            position
-            if self.unit == "line"
-            else (self.line_of(record) if record is not None else None)
-        )
+        line = position if self.unit == "line" else (self.line_of(record) if record is not None else None)
         return InputError(message, path=self.path, line=line, record=record)

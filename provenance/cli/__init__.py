@@ -58,16 +58,23 @@ class ProvenanceGroup(click.Group):
         except Exception as exc:  # anything else is our bug, not the user's
             if os.environ.get("PROVENANCE_DEBUG"):
                 traceback.print_exc()
-            echo_error(f"internal error: {type(exc).__name__}: {exc} "
-                       "(set PROVENANCE_DEBUG=1 for a traceback)")
+            echo_error(
+                f"internal error: {type(exc).__name__}: {exc} (set PROVENANCE_DEBUG=1 for a traceback)"
+            )
             ctx.exit(3)
 
 
-@click.group(cls=ProvenanceGroup, context_settings={"help_option_names": ["-h", "--help"],
-                                                    "max_content_width": 100})
-@click.option("--db", type=click.Path(dir_okay=False), envvar="PROVENANCE_DB",
-              default="provenance.duckdb", show_default=True,
-              help="The ledger file (or set PROVENANCE_DB).")
+@click.group(
+    cls=ProvenanceGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    envvar="PROVENANCE_DB",
+    default="provenance.duckdb",
+    show_default=True,
+    help="The ledger file (or set PROVENANCE_DB).",
+)
 @click.version_option(__version__, prog_name="provenance")
 @click.pass_context
 def cli(ctx: click.Context, db: str) -> None:

@@ -37,8 +37,7 @@ pass_state = click.make_pass_decorator(State)
 
 def json_option(fn: F) -> F:
     """``--json``: print machine-readable JSON on stdout instead of tables."""
-    return click.option("--json", "as_json", is_flag=True,
-                        help="Print JSON on stdout instead of tables.")(fn)
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of tables.")(fn)
 
 
 def console() -> Console:
@@ -74,9 +73,15 @@ def byte_progress(total: int, label: str) -> Iterator[Callable[[int], None] | No
         TransferSpeedColumn,
     )
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
         task = progress.add_task(label, total=total)
         yield lambda n: progress.advance(task, n)
 

@@ -11,8 +11,13 @@ from provenance.cli.common import State, echo_json, json_option, pass_state
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet"]), required=True,
-              help="jsonl: one JSON object per line; parquet: zstd-compressed Parquet.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "parquet"]),
+    required=True,
+    help="jsonl: one JSON object per line; parquet: zstd-compressed Parquet.",
+)
 @json_option
 @pass_state
 def export(state: State, file: Path, fmt: str, as_json: bool) -> None:
@@ -29,5 +34,6 @@ def export(state: State, file: Path, fmt: str, as_json: bool) -> None:
     if as_json:
         echo_json(result)
     else:
-        click.echo(f"wrote {result['examples']:,} examples to {result['path']} "
-                   f"({result['bytes'] / 1e6:.1f} MB)")
+        click.echo(
+            f"wrote {result['examples']:,} examples to {result['path']} ({result['bytes'] / 1e6:.1f} MB)"
+        )

@@ -57,12 +57,18 @@ def _print_stats(s: dict[str, Any]) -> None:
     out = console()
     c = s["counts"]
     out.print(f"[bold]{s['ledger']}[/] · schema {s['schema_version']} · {s['bytes'] / 1e6:.1f} MB")
-    out.print(f"{c['examples']:,} examples ({c['instruction_examples']:,} instruction, "
-              f"{c['chat_examples']:,} chat) · {c['seeds']:,} seeds · {c['provenance_rows']:,} "
-              f"provenance rows · {c['teachers']:,} teachers · {c['lineage_edges']:,} lineage "
-              f"edges · {c['runs']:,} runs")
-    for title, key in (("origin", "origin"), ("teacher", "teachers"), ("licence", "licences"),
-                       ("terms", "terms")):
+    out.print(
+        f"{c['examples']:,} examples ({c['instruction_examples']:,} instruction, "
+        f"{c['chat_examples']:,} chat) · {c['seeds']:,} seeds · {c['provenance_rows']:,} "
+        f"provenance rows · {c['teachers']:,} teachers · {c['lineage_edges']:,} lineage "
+        f"edges · {c['runs']:,} runs"
+    )
+    for title, key in (
+        ("origin", "origin"),
+        ("teacher", "teachers"),
+        ("licence", "licences"),
+        ("terms", "terms"),
+    ):
         table = Table(title=None, show_edge=False, pad_edge=False, box=None)
         table.add_column(title, style="bold")
         table.add_column("examples", justify="right")
@@ -72,8 +78,10 @@ def _print_stats(s: dict[str, Any]) -> None:
         out.print(table)
     u = s["unknown"]
     out.print()
-    out.print(f"unknown: licence for {u['licence']:,} examples, terms for {u['terms']:,}, "
-              f"origin for {u['origin']:,}, teacher for {u['teacher']:,} machine-or-unknown examples")
+    out.print(
+        f"unknown: licence for {u['licence']:,} examples, terms for {u['terms']:,}, "
+        f"origin for {u['origin']:,}, teacher for {u['teacher']:,} machine-or-unknown examples"
+    )
     if s["licence_conflicts"]:
         out.print(f"[yellow]{s['licence_conflicts']:,} examples carry conflicting licence claims[/]")
 
@@ -101,13 +109,16 @@ def show(state: State, ref: str, as_json: bool) -> None:
         return
     out = console()
     if result["kind"] == "seed":
-        out.print(f"[bold]seed[/] {result['id']} ({result['external_id'] or '-'}, "
-                  f"{result['name'] or 'unnamed'})")
+        out.print(
+            f"[bold]seed[/] {result['id']} ({result['external_id'] or '-'}, {result['name'] or 'unnamed'})"
+        )
         out.print(f"instruction: {result['instruction']}")
         for i, inst in enumerate(result["instances"]):
             out.print(f"  instance {i}: input={inst['input']!r} output={inst['output']!r}")
-        out.print(f"origin {result['origin']} · licence {result['licence'] or 'unknown'} · "
-                  f"source {result['source'] or 'unknown'} · {result['descendants']} descendants")
+        out.print(
+            f"origin {result['origin']} · licence {result['licence'] or 'unknown'} · "
+            f"source {result['source'] or 'unknown'} · {result['descendants']} descendants"
+        )
         return
     out.print(f"[bold]example[/] {result['id']} ({result['example_kind']})")
     for key, value in result["content"].items():

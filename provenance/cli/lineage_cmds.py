@@ -10,8 +10,13 @@ from provenance.cli.common import State, console, echo_json, json_option, pass_s
 @click.command()
 @click.argument("ref", metavar="ID")
 @click.option("--descendants", is_flag=True, help="Walk down to what was made from ID instead.")
-@click.option("--max-depth", type=click.IntRange(1), default=256, show_default=True,
-              help="Stop after this many generations.")
+@click.option(
+    "--max-depth",
+    type=click.IntRange(1),
+    default=256,
+    show_default=True,
+    help="Stop after this many generations.",
+)
 @json_option
 @pass_state
 def lineage(state: State, ref: str, descendants: bool, max_depth: int, as_json: bool) -> None:
@@ -32,31 +37,42 @@ def lineage(state: State, ref: str, descendants: bool, max_depth: int, as_json: 
         return
     out = console()
     arrow = "↓" if descendants else "↑"
-    out.print(f"{walk.root_kind.value} {walk.root} {arrow} {walk.nodes} nodes over "
-              f"{len(walk.edges)} edges")
+    out.print(f"{walk.root_kind.value} {walk.root} {arrow} {walk.nodes} nodes over {len(walk.edges)} edges")
     for e in walk.edges:
         indent = "  " * e["depth"]
         if descendants:
-            out.print(f"{indent}example {short(e['child_id'])} ← {e['relation']}: "
-                      f"{e['parent_kind']} {short(e['parent_id'])}")
+            out.print(
+                f"{indent}example {short(e['child_id'])} ← {e['relation']}: "
+                f"{e['parent_kind']} {short(e['parent_id'])}"
+            )
         else:
-            out.print(f"{indent}{e['parent_kind']} {short(e['parent_id'])} "
-                      f"→ {e['relation']} → example {short(e['child_id'])} (position {e['position']})")
+            out.print(
+                f"{indent}{e['parent_kind']} {short(e['parent_id'])} "
+                f"→ {e['relation']} → example {short(e['child_id'])} (position {e['position']})"
+            )
     if not descendants:
-        out.print(f"human seeds reached: {len(walk.seeds)}"
-                  + (f" ({', '.join(short(s) for s in walk.seeds[:10])})" if walk.seeds else ""))
+        out.print(
+            f"human seeds reached: {len(walk.seeds)}"
+            + (f" ({', '.join(short(s) for s in walk.seeds[:10])})" if walk.seeds else "")
+        )
 
 
 @click.command()
 @click.option("--teacher", metavar="MODEL_ID", help="A teacher's model id (or teacher id prefix).")
 @click.option("--seed", metavar="SEED", help="A seed's id, id prefix, own id or name.")
 @click.option("--terms", metavar="ID[@VERSION]", help="Terms id, optionally one version.")
-@click.option("--limit", type=click.IntRange(0), default=20, show_default=True,
-              help="Examples to list (0: counts only).")
+@click.option(
+    "--limit",
+    type=click.IntRange(0),
+    default=20,
+    show_default=True,
+    help="Examples to list (0: counts only).",
+)
 @json_option
 @pass_state
-def recall(state: State, teacher: str | None, seed: str | None, terms: str | None, limit: int,
-           as_json: bool) -> None:
+def recall(
+    state: State, teacher: str | None, seed: str | None, terms: str | None, limit: int, as_json: bool
+) -> None:
     """List every example that descends from a teacher, a seed or a terms version: directly,
     or through lineage (examples made with them as demonstrations, redactions, …).
 
@@ -75,9 +91,11 @@ def recall(state: State, teacher: str | None, seed: str | None, terms: str | Non
         echo_json(result.as_dict())
         return
     out = console()
-    out.print(f"{result.examples:,} examples affected by {result.by} "
-              f"{teacher or seed or terms}: {result.direct:,} directly, "
-              f"{result.examples - result.direct:,} through lineage")
+    out.print(
+        f"{result.examples:,} examples affected by {result.by} "
+        f"{teacher or seed or terms}: {result.direct:,} directly, "
+        f"{result.examples - result.direct:,} through lineage"
+    )
     for row in result.rows:
         out.print(f"  {row['example_id']}  depth {row['depth']}")
     if result.examples > len(result.rows) and limit:

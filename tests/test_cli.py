@@ -1,0 +1,189 @@
+"""The CLI: help with examples, exit codes, --json, show, export, start-up cost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pyarrow.parquet as pq
+import pytest
+
+from provenance.cli import cli
+from tests.conftest import EXAMPLES, run_cli
+
+READ_COMMANDS = [
+    ["stats"],
+    ["show", "seed_task_0"],
+    ["lineage", "seed_task_0"],
+    ["recall", "--seed", "seed_task_0"],
+]
+
+
+def all_commands(
+    group: click.Group, prefix: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], click.Command]]:
+    ctx = click.Context(group)
+    found = []
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        found.append(((*prefix, name), command))
+        if isinstance(command, click.Group):
+            found.extend(all_commands(command, (*prefix, name)))
+    return found
+
+
+COMMANDS = all_commands(cli)
+
+
+def test_the_command_set_is_complete() -> None:
+    names = {" ".join(path) for path, _ in COMMANDS}
+    assert {
+        "init",
+        "seeds",
+        "seeds import",
+        "import",
+        "stats",
+        "show",
+        "lineage",
+        "recall",
+        "export",
+    } <= names
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
+def test_every_command_has_help_with_an_example(path: tuple[str, ...], command: click.Command) -> None:
+    assert command.help and len(command.help.strip()) > 20, f"{' '.join(path)} has no help text"
+    result = run_cli(*path, "--help")
+    assert result.exit_code == 0
+    assert "Example:" in result.stdout and "provenance " in result.stdout.split("Example:")[1]
+
+
+@pytest.fixture
+def populated(db: Path) -> Path:
+    for args in (
+        ["seeds", "import", str(EXAMPLES / "seed_tasks.jsonl"), "--manifest", str(EXAMPLES / "seeds.yaml")],
+        ["import", str(EXAMPLES / "davinci_predictions.jsonl"), "--manifest", str(EXAMPLES / "davinci.yaml")],
+    ):
+        result = run_cli(*args, db=db)
+        assert result.exit_code == 0, result.output
+    return db
+
+
+@pytest.mark.parametrize("args", READ_COMMANDS, ids=[a[0] for a in READ_COMMANDS])
+def test_read_commands_print_json(populated: Path, args: list[str]) -> None:
+    result = run_cli(*args, "--json", db=populated)
+    assert result.exit_code == 0, result.output
+    assert isinstance(json.loads(result.stdout), dict)
+
+
+@pytest.mark.parametrize("args", READ_COMMANDS, ids=[a[0] for a in READ_COMMANDS])
+def test_read_commands_on_a_missing_ledger_exit_2_and_create_nothing(tmp_path: Path, args: list[str]) -> None:
+    db = tmp_path / "missing.duckdb"
+    result = run_cli(*args, db=db)
+    assert result.exit_code == 2 and "provenance init" in result.stderr
+    assert not db.exists()
+
+
+def test_init_is_idempotent_and_honours_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "env.duckdb"
+    monkeypatch.setenv("PROVENANCE_DB", str(db))
+    first = run_cli("init", "--json")
+    assert first.exit_code == 0 and json.loads(first.stdout)["schema_version"] >= 1 and db.exists()
+    assert run_cli("init").exit_code == 0
+
+
+def test_usage_errors_exit_2(db: Path) -> None:
+    assert run_cli("import", str(EXAMPLES / "seed_tasks.jsonl"), "--format", "csv", db=db).exit_code == 2
+    assert run_cli("frobnicate", db=db).exit_code == 2
+    result = run_cli("import", str(EXAMPLES / "seed_tasks.jsonl"), db=db)
+    assert result.exit_code == 2 and "give --format" in result.stderr
+
+
+def test_stats_summarises_the_mix(populated: Path) -> None:
+    s = json.loads(run_cli("stats", "--json", db=populated).stdout)
+    assert s["counts"]["examples"] == 175 + 252 and s["counts"]["seeds"] == 175
+    assert s["teachers"] == {"davinci": 252, "none (human)": 175}
+    assert s["licences"] == {"Apache-2.0 AND LicenseRef-scancode-openai-tou-20230314": 252, "Apache-2.0": 175}
+    assert s["terms"] == {"openai-terms-of-use@2023-03-14 (non_competing_only)": 252, "unknown": 175}
+    assert s["unknown"] == {"licence": 0, "terms": 175, "origin": 0, "teacher": 0}
+    text = run_cli("stats", db=populated).stdout
+    assert "davinci" in text and "427 examples" in text
+
+
+def test_show_by_prefix_seed_name_and_ambiguity(populated: Path) -> None:
+    seed = json.loads(run_cli("show", "seed_task_0", "--json", db=populated).stdout)
+    assert seed["kind"] == "seed" and seed["name"] == "breakfast_suggestion" and seed["descendants"] == 1
+    example_id = json.loads(
+        run_cli("recall", "--teacher", "davinci", "--limit", "1", "--json", db=populated).stdout
+    )["rows"][0]["example_id"]
+    shown = json.loads(run_cli("show", example_id[:8], "--json", db=populated).stdout)
+    assert shown["id"] == example_id and shown["provenance"][0]["teacher"]["model"] == "davinci"
+    assert shown["provenance"][0]["locator"].startswith("line ")
+    assert shown["provenance"][0]["prompt"].endswith("Output:")
+    text = run_cli("show", example_id, db=populated)
+    assert text.exit_code == 0 and "teacher davinci" in text.stdout and "non_competing_only" in text.stdout
+    missing = run_cli("show", "ffffffffff", db=populated)
+    assert missing.exit_code == 2 and "no example or seed matches" in missing.stderr
+
+
+def test_a_prefix_matching_several_examples_is_ambiguous(db: Path, write_jsonl) -> None:
+    from provenance.ids import instruction_id
+
+    seen: dict[str, str] = {}
+    for i in range(200_000):  # a birthday search: two contents whose ids share 6 hex digits
+        text = f"Task {i}."
+        prefix = instruction_id(text, "", "ok")[:6]
+        if prefix in seen:
+            pair = [seen[prefix], text]
+            break
+        seen[prefix] = text
+    path = write_jsonl([{"instruction": t, "output": "ok"} for t in pair])
+    assert run_cli("import", str(path), "--format", "jsonl", db=db).exit_code == 0
+    result = run_cli("show", prefix, db=db)
+    assert result.exit_code == 2 and "matches several nodes" in result.stderr
+    longer = run_cli("show", instruction_id(pair[0], "", "ok")[:20], "--json", db=db)
+    assert longer.exit_code == 0 and json.loads(longer.stdout)["content"]["instruction"] == pair[0]
+
+
+def test_export_jsonl_and_parquet_round_trip(populated: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    result = run_cli("export", str(out), "--format", "jsonl", "--json", db=populated)
+    assert result.exit_code == 0 and json.loads(result.stdout)["examples"] == 427
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 427
+    davinci = [r for r in rows if r["provenance"][0]["teacher"] == "davinci"]
+    assert len(davinci) == 252 and davinci[0]["provenance"][0]["terms_status"] == "non_competing_only"
+    parquet = tmp_path / "out.parquet"
+    assert run_cli("export", str(parquet), "--format", "parquet", db=populated).exit_code == 0
+    table = pq.read_table(parquet)
+    assert table.num_rows == 427 and {"id", "instruction", "output", "provenance"} <= set(table.column_names)
+    # the export re-imports: same content, same ids
+    again = run_cli("import", str(out), "--format", "jsonl", "--json", db=populated)
+    summary = json.loads(again.stdout)
+    assert summary["examples_new"] == 0 and summary["examples_known"] == 427
+    assert set(summary["unused_fields"]) == {"kind", "messages", "provenance"}
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_export_to_a_missing_folder_is_bad_input(populated: Path, tmp_path: Path) -> None:
+    result = run_cli("export", str(tmp_path / "no" / "x.jsonl"), "--format", "jsonl", db=populated)
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+def test_help_starts_fast_without_loading_the_ledger_stack() -> None:
+    code = (
+        "import sys, time; t = time.perf_counter(); from click.testing import CliRunner; "
+        "from provenance.cli import cli; r = CliRunner().invoke(cli, ['--help']); "
+        "assert r.exit_code == 0; heavy = [m for m in ('duckdb', 'pyarrow', 'pydantic', 'torch', "
+        "'transformers', 'presidio_analyzer', 'spacy') if m in sys.modules]; "
+        "print(heavy, time.perf_counter() - t)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    heavy, seconds = out.rsplit(" ", 1)
+    assert heavy == "[]", heavy
+    assert float(seconds) < 1.0
