@@ -11,6 +11,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from provenance.models import LineageEdge
+
 _STR = pa.string()
 
 EXAMPLE_SCHEMA = pa.schema(
@@ -33,7 +35,9 @@ CLAIM_SCHEMA = pa.schema(
         ("source_item", pa.int32()),
         ("source_record_id", _STR),
         ("prompt", _STR),
-        ("extra", _STR),
+        ("extra", _STR),  # unused fields as JSON text, or:
+        ("extra_key", _STR),  # one unused field's name and text, turned into JSON by DuckDB
+        ("extra_text", _STR),
         ("claim_key", _STR),
     ]
 )
@@ -109,6 +113,8 @@ class WriteBatch:
         prompt: str | None = None,
         extra: str | None = None,
         claim_key: str | None = None,
+        extra_key: str | None = None,
+        extra_text: str | None = None,
     ) -> None:
         """Buffer a provenance row.
 
@@ -126,7 +132,52 @@ class WriteBatch:
         a[6](source_record_id)
         a[7](prompt)
         a[8](extra)
-        a[9](claim_key)
+        a[9](extra_key)
+        a[10](extra_text)
+        a[11](claim_key)
+
+    def extend_examples(
+        self, ids: list[str], kind: str, instructions: list[str], inputs: list[str], outputs: list[str]
+    ) -> None:
+        """Buffer many instruction examples given as columns."""
+        c = self._examples
+        c[0].extend(ids)
+        c[1].extend([kind] * len(ids))
+        c[2].extend(instructions)
+        c[3].extend(inputs)
+        c[4].extend(outputs)
+        c[5].extend([None] * len(ids))
+
+    def extend_claims(
+        self,
+        ids: list[str],
+        first_index: int,
+        *,
+        lines: list[int | None] | None = None,
+        part: str | None = None,
+        rows: list[int | None] | None = None,
+        record_ids: list[str | None] | None = None,
+        extras: list[str | None] | None = None,
+        extra_key: str | None = None,
+        extra_texts: list[str] | None = None,
+    ) -> None:
+        """Buffer many provenance rows given as columns (source_index counts up from
+        ``first_index``); see :meth:`add_claim`."""
+        n = len(ids)
+        none = [None] * n
+        c = self._claims
+        c[0].extend(ids)
+        c[1].extend(range(first_index, first_index + n))
+        c[2].extend(lines or none)
+        c[3].extend([part] * n)
+        c[4].extend(rows or none)
+        c[5].extend(none)
+        c[6].extend(record_ids or none)
+        c[7].extend(none)
+        c[8].extend(extras or none)
+        c[9].extend([extra_key] * n)
+        c[10].extend(extra_texts or none)
+        c[11].extend(none)
 
     def add_edge(
         self, child_id: str, parent_id: str, parent_kind: str, relation: str, position: int = 0
@@ -136,6 +187,12 @@ class WriteBatch:
             self._edges, (child_id, parent_id, parent_kind, relation, position), strict=True
         ):
             col.append(value)
+
+    def add_lineage(self, edge: LineageEdge) -> None:
+        """Buffer a validated lineage edge."""
+        self.add_edge(
+            edge.child_id, edge.parent_id, edge.parent_kind.value, edge.relation.value, edge.position
+        )
 
     def add_seed(self, **row: Any) -> None:
         """Buffer a seed row (keys: the names of ``SEED_SCHEMA``; missing ones are NULL)."""

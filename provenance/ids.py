@@ -44,6 +44,18 @@ def instruction_id(instruction: str, input: str, output: str) -> str:
     return _sha256(data).hexdigest()
 
 
+def instruction_ids(instructions: list[str], inputs: list[str], outputs: list[str]) -> list[str]:
+    """instruction_id over columns (one call for many examples)."""
+    sha, dumps = _sha256, _dumps
+    try:
+        return [
+            sha(dumps({"input": i, "instruction": n, "output": o})).hexdigest()
+            for n, i, o in zip(instructions, inputs, outputs, strict=True)
+        ]
+    except TypeError as exc:
+        raise ValueError(_SURROGATE) from exc
+
+
 def chat_id(messages: Iterable[Mapping[str, str]]) -> str:
     """Id of a chat example; equals ``content_id({"messages": [{"role":…, "content":…}, …]})``."""
     try:

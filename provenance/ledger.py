@@ -289,13 +289,21 @@ class Ledger:
             counts.provenance = self._insert(
                 "provenance",
                 batch.claims_table(),
-                key=("provenance_id",),
+                key=("example_id", "claim"),
+                scope=("set_id = ?", [set_id]),
                 constants={"set_id": set_id},
                 computed={
-                    "provenance_id": "sha256(concat_ws('|', b.example_id, ?, coalesce(b.claim_key, "
-                    "b.source_index::VARCHAR || '.' || coalesce(b.source_item::VARCHAR, ''))))",
+                    "claim": (
+                        "coalesce(b.claim_key, b.source_index::VARCHAR || '.' || "
+                        "coalesce(b.source_item::VARCHAR, ''))",
+                        [],
+                    ),
+                    "extra": (
+                        "CASE WHEN b.extra_key IS NULL THEN b.extra::JSON "
+                        "ELSE json_object(b.extra_key, b.extra_text) END",
+                        [],
+                    ),
                 },
-                computed_params=[set_id],
             )
         if batch.edges:
             edges = batch.edges_table()
@@ -317,13 +325,15 @@ class Ledger:
         *,
         key: Sequence[str],
         constants: dict[str, Any],
-        computed: dict[str, str] | None = None,
-        computed_params: Sequence[Any] = (),
+        computed: dict[str, tuple[str, list[Any]]] | None = None,
+        scope: tuple[str, list[Any]] | None = None,
     ) -> int:
         """INSERT … SELECT from an Arrow table, skipping rows whose key is already stored.
 
-        Columns come from the table, else ``constants``, else NULL; a ``computed`` column is an SQL
-        expression over the table (at most one, taking ``computed_params``)."""
+        Columns come from ``computed`` (an SQL expression over the batch ``b`` and its
+        parameters), else the table, else ``constants``, else NULL. Rows repeated within the
+        batch are written once. ``scope`` (SQL and parameters) limits the stored rows compared
+        with: a key need only be unique within it."""
         computed = computed or {}
         columns = self._columns(table)
         have = set(rows.column_names)
@@ -331,8 +341,9 @@ class Ledger:
         params: list[Any] = []
         for name in columns:
             if name in computed:
-                select.append(f"{computed[name]} AS {name}")
-                params.extend(computed_params)
+                expression, expression_params = computed[name]
+                select.append(f"{expression} AS {name}")
+                params.extend(expression_params)
             elif name in have:
                 select.append(f"b.{name} AS {name}")
             elif name in constants:
@@ -341,11 +352,16 @@ class Ledger:
             else:
                 select.append(f"NULL AS {name}")
         keys = ", ".join(key)
+        where = ""
+        if scope is not None:
+            where = f" WHERE {scope[0]}"
+            params.extend(scope[1])
         sql = (
             f"INSERT INTO {table} ({', '.join(columns)}) "
-            f"WITH n AS (SELECT {', '.join(select)} FROM _provenance_rows b), "
+            f"WITH batch AS (SELECT {', '.join(select)} FROM _provenance_rows b), "
+            f"n AS (SELECT DISTINCT ON ({keys}) * FROM batch), "
             # the semi join builds its hash table on the batch, not on the stored table
-            f"known AS (SELECT {keys} FROM {table} t SEMI JOIN n USING ({keys})) "
+            f"known AS (SELECT {keys} FROM {table} t SEMI JOIN n USING ({keys}){where}) "
             f"SELECT n.* FROM n ANTI JOIN known USING ({keys})"
         )
         return _insert_arrow(self.con, sql, params, rows)

@@ -7,7 +7,7 @@ from typing import Any
 
 from provenance import migrate
 from provenance.ledger import Ledger
-from provenance.models import NodeKind, ProvenanceRecord, Teacher, Terms, TermsStatus
+from provenance.models import NodeKind, ProvenanceRecord, Run, Teacher, Terms, TermsStatus
 
 
 def _scalar(ledger: Ledger, sql: str, params: list[Any] | None = None) -> Any:
@@ -60,11 +60,7 @@ def stats(ledger: Ledger) -> dict[str, Any]:
         "SELECT count(*) FROM (SELECT example_id FROM provenance_records "
         "GROUP BY example_id HAVING count(DISTINCT coalesce(licence, '?')) > 1)",
     )
-    runs = ledger.rows(
-        "SELECT run_id, kind, started_at, status, params->>'file' AS file, "
-        "summary->>'examples_new' AS examples_new, summary->>'records' AS records "
-        "FROM runs ORDER BY started_at DESC LIMIT 5"
-    )
+    runs = [run.model_dump(mode="json") for run in recent_runs(ledger, 5)]
     return {
         "ledger": str(ledger.path),
         "schema_version": migrate.current_version(ledger.con),
@@ -82,6 +78,14 @@ def stats(ledger: Ledger) -> dict[str, Any]:
         "licence_conflicts": conflicts,
         "recent_runs": runs,
     }
+
+
+def recent_runs(ledger: Ledger, limit: int) -> list[Run]:
+    """The latest runs, newest first."""
+    return [
+        Run(**{**row, "params": _json(row["params"]), "summary": _json(row["summary"])})
+        for row in ledger.rows("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", [limit])
+    ]
 
 
 def show(ledger: Ledger, ref: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from generators.importers import import_file, import_seeds
 from provenance.ids import chat_id, instruction_id
 from provenance.ledger import Ledger
 from provenance.models import Declaration, Origin, Teacher, Terms, TermsStatus
+from tests.conftest import EXAMPLES
 
 PREDICTION_MODELS = [
     "davinci",
@@ -257,3 +258,38 @@ def test_json_list_fast_path_agrees_with_the_standard_library(tmp_path: Path) ->
         got = [value for value, _ in json_source(path)]
         assert got == json.loads(path.read_text())
         assert [type(r["n"]) for r in got] == [int] * 3000  # integers beyond 64 bits stay exact
+
+
+def test_seeds_as_a_json_list_with_a_repeated_task(ledger: Ledger, tmp_path: Path) -> None:
+    tasks = [json.loads(line) for line in (EXAMPLES / "seed_tasks.jsonl").read_text().splitlines()][:5]
+    path = tmp_path / "seeds.json"
+    path.write_text(json.dumps([*tasks, tasks[2]], indent=2))
+    summary = import_seeds(ledger, path, Declaration(origin=Origin.HUMAN))
+    assert (summary.records, summary.seeds, summary.seeds_new, summary.seeds_known) == (6, 5, 5, 0)
+    assert (summary.examples, summary.examples_new, summary.duplicates_in_file) == (6, 5, 1)
+    assert count(ledger, "SELECT count(*) FROM lineage") == 5
+
+
+def test_a_ledger_path_with_a_quote(tmp_path: Path) -> None:
+    path = tmp_path / "it's a ledger.duckdb"
+    with Ledger.open(path) as ledger:
+        import_seeds(ledger, EXAMPLES / "seed_tasks.jsonl", Declaration(origin=Origin.HUMAN))
+    with Ledger.open(path, read_only=True) as ledger:
+        assert count(ledger, "SELECT count(*) FROM seeds") == 175
+
+
+def test_show_a_chat_example(db: Path, write_jsonl) -> None:
+    from tests.conftest import run_cli
+
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello."},
+    ]
+    path = write_jsonl([{"id": "conv-1", "messages": messages}])
+    assert run_cli("import", str(path), "--format", "chat", "--origin", "machine", db=db).exit_code == 0
+    shown = run_cli("show", chat_id(messages), "--json", db=db)
+    data = json.loads(shown.stdout)
+    assert data["example_kind"] == "chat" and data["content"]["messages"] == messages
+    assert data["provenance"][0]["source_record_id"] == "conv-1"
+    assert "messages:" in run_cli("show", chat_id(messages)[:12], db=db).stdout

@@ -121,7 +121,7 @@ def test_bulk_writes_skip_what_is_stored(ledger: Ledger) -> None:
         counts = ledger.write(again, context)
     assert (counts.examples, counts.provenance) == (1, 1)  # only gamma is new
     assert ledger.rows("SELECT count(*) AS n FROM examples")[0]["n"] == 3
-    assert ledger.rows("SELECT count(DISTINCT provenance_id) AS n FROM provenance")[0]["n"] == 3
+    assert ledger.rows("SELECT count(DISTINCT provenance_id) AS n FROM provenance_records")[0]["n"] == 3
     # another declaration about the same content is another claim, not another example
     with ledger.transaction():
         other = _context(ledger, licence="MIT")

@@ -13,7 +13,7 @@ from provenance.errors import InputError, NotFoundError
 from provenance.ids import instruction_id
 from provenance.ledger import ClaimContext, Ledger
 from provenance.lineage import ancestry, descendants, recall
-from provenance.models import Declaration, Method, Origin, Teacher, Terms
+from provenance.models import Declaration, LineageEdge, Method, Origin, Teacher, Terms
 from tests.conftest import EXAMPLES, run_cli
 
 TEACHER = Declaration(
@@ -47,7 +47,11 @@ def write(
             batch.add_example(eid, "instruction", text, "", f"answer to {text}", None)
             batch.add_claim(eid, i)
             for position, (parent, kind, relation) in enumerate(parents):
-                batch.add_edge(eid, parent, kind, relation, position)
+                batch.add_lineage(
+                    LineageEdge(
+                        child_id=eid, parent_id=parent, parent_kind=kind, relation=relation, position=position
+                    )
+                )
         ledger.write(batch, context)
     return ids
 

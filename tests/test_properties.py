@@ -176,3 +176,50 @@ def test_corrupted_files(base: Path, values: list[Any], style: str, at: float, j
 def test_random_bytes(base: Path, data: bytes) -> None:
     assume(data.strip())
     check(base, data)
+
+
+column_record = st.one_of(
+    valid_record,
+    st.fixed_dictionaries(
+        {"instruction": text.filter(lambda s: s.strip()), "output": text, "input": st.none()}
+    ),
+    st.fixed_dictionaries(
+        {
+            "instruction": text.filter(lambda s: s.strip()),
+            "output": text,
+            "id": st.one_of(st.integers(), text, st.dictionaries(text, text, max_size=1)),
+        }
+    ),
+    st.fixed_dictionaries(
+        {"instruction": text.filter(lambda s: s.strip()), "output": text, "response": text}
+    ),
+    invalid_record,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(column_record, min_size=1, max_size=8), st.booleans())
+def test_the_column_path_maps_exactly_like_the_record_path(chunk: list[Any], uniform: bool) -> None:
+    """map_instruction_columns either declines a chunk or gives what map_instruction gives."""
+    from generators.importers.mappings import map_instruction, map_instruction_columns
+    from generators.importers.source import Source
+
+    if uniform:  # chunks of one shape take the column path most often
+        chunk = [chunk[0]] * len(chunk) if isinstance(chunk[0], dict) else chunk
+    columns = map_instruction_columns(chunk)
+    if columns is None:
+        return
+    src = Source("chunk.json")
+    expected = [map_instruction(r, src, None, i) for i, r in enumerate(chunk)]
+    assert columns.ids == [m.example_id for m in expected]
+    assert (columns.instructions, columns.inputs, columns.outputs) == (
+        [m.instruction for m in expected],
+        [m.input for m in expected],
+        [m.output for m in expected],
+    )
+    assert (columns.record_ids or [None] * len(chunk)) == [m.record_id for m in expected]
+    if columns.extra_key is not None:
+        extras = [{columns.extra_key: v} for v in columns.extra_values]
+    else:
+        extras = columns.extras or [None] * len(chunk)
+    assert extras == [m.extra for m in expected]

@@ -285,17 +285,24 @@ class JsonList(Source):
         self._on_bytes = on_bytes
 
     def __iter__(self) -> Iterator[tuple[Any, None]]:
-        for value in self._values(fast=True):
-            yield value, None
+        for values in self._values(fast=True):
+            for value in values:
+                yield value, None
+
+    def chunks(self, size: int = 0) -> Iterator[tuple[list[Any], list[int | None]]]:
+        """The records as the fast path parses them: a buffer's worth per list."""
+        for values in self._values(fast=True):
+            if values:
+                yield values, [None] * len(values)
 
     def line_of(self, index: int) -> int | None:
         """The line where record ``index`` starts (re-reads the file exactly)."""
-        for i, (_, line) in enumerate(self._values(fast=False, lines=True)):
+        for i, ((_, line),) in enumerate(self._values(fast=False, lines=True)):
             if i == index:
                 return line
         return None
 
-    def _values(self, *, fast: bool, lines: bool = False) -> Iterator[Any]:
+    def _values(self, *, fast: bool, lines: bool = False) -> Iterator[list[Any]]:
         with open(self.path, "rb") as f:
             text = _Text(f, self, self._on_bytes if not lines else None)
             char = text.next_char()
@@ -315,15 +322,15 @@ class JsonList(Source):
                     if boundary and text.base + text.pos > exact_until:
                         values, more, exact_until = self._fast_region(text, boundary)
                         if values is not None:
-                            yield from values
+                            yield values
                             continue
                     # exact path: one record
                     if lines:
                         line = text.line_at(text.pos)
-                        yield text.value(), line
+                        yield [(text.value(), line)]
                     else:
                         value = text.value()
-                        yield value
+                        yield [value]
                     end = text.base + text.pos
                     more = text.separator()
                     if fast and boundary is None and more:

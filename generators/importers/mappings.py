@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from generators.importers.source import Source
 from provenance.errors import InputError
-from provenance.ids import chat_id, instruction_id
+from provenance.ids import chat_id, instruction_id, instruction_ids
 
 
 class Mapped(NamedTuple):
@@ -148,6 +148,59 @@ def map_instruction(record: Any, src: Source, pos: int, index: int) -> Mapped:
         _unused(rec, _INSTRUCTION_USED),
         None,
     )
+
+
+class InstructionColumns(NamedTuple):
+    """map_instruction over a whole chunk, as columns."""
+
+    ids: list[str]
+    instructions: list[str]
+    inputs: list[str]
+    outputs: list[str]
+    record_ids: list[str | None] | None  # None: no record has an id
+    extra_key: str | None  # the one unused field every record has, holding text…
+    extra_values: list[str] | None  # …and its values, or:
+    extras: list[dict[str, Any] | None] | None  # each record's unused fields
+
+
+def map_instruction_columns(records: list[Any]) -> InstructionColumns | None:
+    """The common case of map_instruction for many records at once, or None when a record needs
+    the one-at-a-time path (which then yields the same result or the precise error)."""
+    if not all(type(r) is dict for r in records):
+        return None
+    instructions = [r.get("instruction") for r in records]
+    outputs = [r.get("output") for r in records]
+    inputs = [r.get("input", "") for r in records]
+    if not (
+        all(type(x) is str for x in instructions)
+        and all(type(x) is str for x in outputs)
+        and all(type(x) is str for x in inputs)
+    ):
+        return None
+    if not all(x and not x.isspace() for x in instructions):
+        return None
+    try:
+        ids = instruction_ids(instructions, inputs, outputs)
+    except ValueError:  # a lone surrogate
+        return None
+    keys = records[0].keys()
+    uniform = all(r.keys() == keys for r in records)
+    record_ids = None
+    if (not uniform or "id" in keys) and any("id" in r for r in records):
+        record_ids = [record_id(r) for r in records]
+        if any(rid is None and "id" in r for rid, r in zip(record_ids, records, strict=True)):
+            return None  # an id that is not a string or an integer stays with the unused fields
+    extra_key = extra_values = extras = None
+    if uniform:
+        unused = [k for k in keys if k not in _INSTRUCTION_USED and not (k == "id" and record_ids)]
+        if len(unused) == 1 and all(type(r[unused[0]]) is str for r in records):
+            extra_key = unused[0]
+            extra_values = [r[extra_key] for r in records]
+        elif unused:
+            extras = [_unused(r, _INSTRUCTION_USED) for r in records]
+    else:
+        extras = [_unused(r, _INSTRUCTION_USED) for r in records]
+    return InstructionColumns(ids, instructions, inputs, outputs, record_ids, extra_key, extra_values, extras)
 
 
 # ---- prompt / response logs (Self-Instruct predictions) ---------------------------------------

@@ -19,9 +19,12 @@ from generators.importers.columnar import Columnar, ColumnarSource, columnar_nam
 from generators.importers.json_files import json_source
 from generators.importers.mappings import (
     MAPPERS,
+    InstructionColumns,
+    Mapped,
     check_text,
     detect_mapping,
     extra_json,
+    map_instruction_columns,
     parse_task,
     type_name,
 )
@@ -105,6 +108,14 @@ class _UnusedFields:
 
     def __init__(self) -> None:
         self.by_keys: dict[tuple[str, ...], int] = {}
+
+    def add_many(self, key: str, n: int) -> None:
+        """``n`` records with exactly one unused field, ``key``."""
+        keys = (key,)
+        if keys in self.by_keys or len(self.by_keys) < MAX_UNUSED_KEYS:
+            self.by_keys[keys] = self.by_keys.get(keys, 0) + n
+        else:
+            self.by_keys[("(other fields)",)] = self.by_keys.get(("(other fields)",), 0) + n
 
     def add(self, extra: dict[str, Any]) -> None:
         keys = tuple(extra)
@@ -241,84 +252,100 @@ def _stream(
     ledger: Ledger, context: ClaimContext, src: Source, mapping: str, counts: WriteCounts
 ) -> tuple[int, int, dict[str, int]]:
     """Map every record and hand full batches to the writer; return records, examples, unused."""
-    mapper = MAPPERS[mapping]
     unused = _UnusedFields()
     with BackgroundWriter(ledger, context, counts) as writer:
-        if mapping == "self-instruct":
-            records, mapped = _stream_tasks(src, mapper, writer, unused)
-        else:
-            records = mapped = _stream_single(src, mapper, writer, unused)
-    return records, mapped, unused.result()
+        stream = _Stream(src, MAPPERS[mapping], writer, unused)
+        for records, positions in src.chunks():
+            if mapping == "instruction" and not src.escapes:
+                columns = map_instruction_columns(records)
+                if columns is not None:
+                    stream.add_columns(columns, positions)
+                    continue
+            stream.add_records(records, positions)
+        writer.submit(stream.batch)
+    return stream.records, stream.examples, unused.result()
 
 
-def _stream_single(src: Source, mapper: Any, writer: BackgroundWriter, unused: _UnusedFields) -> int:
-    """The hot loop for mappings that give one example per record; returns the record count."""
-    by_row = src.unit == "row"
-    batch = WriteBatch()
-    add_example, add_claim, batch_ids = batch.add_example, batch.add_claim, set()
-    buffered = 0
-    index = -1
-    for index, (record, pos) in enumerate(src):
-        eid, kind, instruction, input_, output, messages, prompt, rid, extra, _ = mapper(
-            record, src, pos, index
+class _Stream:
+    """Fills write batches from chunks of records and hands each full one to the writer.
+
+    Records repeated within a batch are buffered twice and written once (the ledger's INSERT
+    keeps one), so nothing here keeps a set of ids.
+    """
+
+    def __init__(self, src: Source, mapper: Any, writer: BackgroundWriter, unused: _UnusedFields) -> None:
+        self.src, self.mapper, self.writer, self.unused = src, mapper, writer, unused
+        self.batch = WriteBatch()
+        self.records = 0  # records read so far: the index of the next one
+        self.examples = 0
+
+    def _flush_if_full(self) -> None:
+        if self.batch.claims >= BATCH_ROWS:
+            self.writer.submit(self.batch)
+            self.batch = WriteBatch()
+
+    def add_columns(self, c: InstructionColumns, positions: list[int | None]) -> None:
+        """A chunk that map_instruction_columns took whole."""
+        n = len(c.ids)
+        by_row = self.src.unit == "row"
+        extras = None
+        if c.extras is not None:
+            for extra in c.extras:
+                if extra:
+                    self.unused.add(extra)
+            extras = [
+                extra_json(x, self.src, p, self.records + i) if x else None
+                for i, (x, p) in enumerate(zip(c.extras, positions, strict=True))
+            ]
+        elif c.extra_key is not None:
+            self.unused.add_many(c.extra_key, n)
+        self.batch.extend_examples(c.ids, "instruction", c.instructions, c.inputs, c.outputs)
+        self.batch.extend_claims(
+            c.ids,
+            self.records,
+            lines=None if by_row else positions,
+            part=self.src.part,
+            rows=positions if by_row else None,
+            record_ids=c.record_ids,
+            extras=extras,
+            extra_key=c.extra_key,
+            extra_texts=c.extra_values,
         )
-        if eid not in batch_ids:
-            batch_ids.add(eid)
-            add_example(eid, kind, instruction, input_, output, messages)
-        if extra is not None:
-            unused.add(extra)
-            extra = extra_json(extra, src, pos, index)
-        if src.escapes:
-            check_text(prompt, src, pos, index)
-            check_text(rid, src, pos, index)
-        if by_row:
-            add_claim(eid, index, None, src.part, pos, None, rid, prompt, extra)
-        else:
-            add_claim(eid, index, pos, None, None, None, rid, prompt, extra)
-        buffered += 1
-        if buffered >= BATCH_ROWS:
-            writer.submit(batch)
-            batch = WriteBatch()
-            add_example, add_claim, batch_ids = batch.add_example, batch.add_claim, set()
-            buffered = 0
-    writer.submit(batch)
-    return index + 1
+        self.records += n
+        self.examples += n
+        self._flush_if_full()
 
-
-def _stream_tasks(
-    src: Source, mapper: Any, writer: BackgroundWriter, unused: _UnusedFields
-) -> tuple[int, int]:
-    """Self-Instruct tasks: several examples per record; returns records and examples."""
-    by_row = src.unit == "row"
-    batch, batch_ids = WriteBatch(), set()
-    index, mapped = -1, 0
-    for index, (record, pos) in enumerate(src):
-        for m in mapper(record, src, pos, index):
-            if m.example_id not in batch_ids:
-                batch_ids.add(m.example_id)
-                batch.add_example(m.example_id, m.kind, m.instruction, m.input, m.output, None)
-            extra = m.extra
-            if extra is not None:
-                unused.add(extra)
-                extra = extra_json(extra, src, pos, index)
-            check_text(m.record_id, src, pos, index)
-            batch.add_claim(
-                m.example_id,
-                index,
-                None if by_row else pos,
-                src.part if by_row else None,
-                pos if by_row else None,
-                m.sub,
-                m.record_id,
-                None,
-                extra,
-            )
-            mapped += 1
-        if batch.claims >= BATCH_ROWS:
-            writer.submit(batch)
-            batch, batch_ids = WriteBatch(), set()
-    writer.submit(batch)
-    return index + 1, mapped
+    def add_records(self, records: list[Any], positions: list[int | None]) -> None:
+        """A chunk mapped one record at a time (any mapping; every check and error)."""
+        src, batch, unused = self.src, self.batch, self.unused
+        by_row = src.unit == "row"
+        for record, pos in zip(records, positions, strict=True):
+            index = self.records
+            result = self.mapper(record, src, pos, index)
+            for m in (result,) if type(result) is Mapped else result:
+                batch.add_example(m.example_id, m.kind, m.instruction, m.input, m.output, m.messages)
+                extra = m.extra
+                if extra is not None:
+                    unused.add(extra)
+                    extra = extra_json(extra, src, pos, index)
+                check_text(m.prompt, src, pos, index)
+                check_text(m.record_id, src, pos, index)
+                batch.add_claim(
+                    m.example_id,
+                    index,
+                    None if by_row else pos,
+                    src.part,
+                    pos if by_row else None,
+                    m.sub,
+                    m.record_id,
+                    m.prompt,
+                    extra,
+                )
+                self.examples += 1
+            self.records += 1
+            if batch.claims >= BATCH_ROWS:
+                self._flush_if_full()
+                batch = self.batch
 
 
 _SEED_USED = frozenset({"instruction", "instances", "name", "is_classification"})
@@ -351,9 +378,10 @@ def import_seeds(
         None,
     ) as (context, summary, counts):
         unused = _UnusedFields()
+        seen_seeds: set[str] = set()  # seed files hold hundreds of tasks, not millions
         index = -1
         with BackgroundWriter(ledger, context, counts) as writer:
-            batch, batch_ids = WriteBatch(), set()
+            batch = WriteBatch()
             for index, (record, pos) in enumerate(src):
                 seed, task_extra = _seed(record, src, pos, index)
                 batch.add_seed(
@@ -366,29 +394,28 @@ def import_seeds(
                     source_line=pos,
                     extra=extra_json(task_extra, src, pos, index),
                 )
-                summary.seeds += 1
+                seen_seeds.add(seed.id)
                 if task_extra:
                     unused.add(task_extra)
                 for position, example in enumerate(seed.examples()):
                     eid = example.id
-                    if eid not in batch_ids:
-                        batch_ids.add(eid)
-                        batch.add_example(
-                            eid,
-                            "instruction",
-                            example.instruction,
-                            example.input,
-                            example.output,
-                            None,
-                        )
+                    batch.add_example(
+                        eid,
+                        "instruction",
+                        example.instruction,
+                        example.input,
+                        example.output,
+                        None,
+                    )
                     batch.add_claim(eid, index, pos, None, None, position, seed.external_id)
                     batch.add_edge(eid, seed.id, NodeKind.SEED.value, Relation.INSTRUCTION_OF.value, position)
                     summary.examples += 1
                 if batch.claims >= BATCH_ROWS:
                     writer.submit(batch)
-                    batch, batch_ids = WriteBatch(), set()
+                    batch = WriteBatch()
             writer.submit(batch)
         summary.records = index + 1
+        summary.seeds = len(seen_seeds)
         summary.unused_fields = unused.result()
     return summary
 
@@ -405,6 +432,12 @@ def _seed(record: Any, src: Source, pos: int, index: int) -> tuple[Seed, dict[st
         external_id=task.record_id,
         is_classification=is_classification,
     )
+    try:
+        seed.id  # noqa: B018 - computing the id checks that the text can be stored
+    except ValueError:
+        raise src.error("text contains an invalid \\u escape (a lone surrogate)", pos, index) from None
+    check_text(name, src, pos, index)
+    check_text(task.record_id, src, pos, index)
     return seed, task.extra
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from provenance.errors import InputError
 
 ByteCounter = Callable[[int], None]
+CHUNK_RECORDS = 2048
 
 
 class Source:
@@ -30,6 +31,24 @@ class Source:
 
     def __iter__(self) -> Iterator[tuple[Any, int | None]]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def chunks(self, size: int = CHUNK_RECORDS) -> Iterator[tuple[list[Any], list[int | None]]]:
+        """Records in lists, with their positions; a chunk never spans two data files."""
+        records: list[Any] = []
+        positions: list[int | None] = []
+        part = self.part
+        for record, position in self:
+            if self.part != part and records:
+                yield records, positions
+                records, positions = [], []
+            part = self.part
+            records.append(record)
+            positions.append(position)
+            if len(records) >= size:
+                yield records, positions
+                records, positions = [], []
+        if records:
+            yield records, positions
 
     def line_of(self, index: int) -> int | None:
         """The line where record ``index`` starts, when the source can tell (error path only)."""

@@ -75,11 +75,13 @@ CREATE TABLE provenance_sets (
     created_at        TIMESTAMP NOT NULL
 );
 
--- One claim per example per source position: the example's provenance.
+-- One claim per example per source position: the example's provenance. A claim is identified
+-- by its set and its claim key (by default "<record index>.<instance>"): importing a file again
+-- under the same declaration finds every claim already there.
 CREATE TABLE provenance (
-    provenance_id         VARCHAR NOT NULL,
     example_id            VARCHAR NOT NULL,
     set_id                VARCHAR NOT NULL,
+    claim                 VARCHAR NOT NULL,
     source_index          BIGINT,        -- 0-based record index in the source
     source_line           BIGINT,        -- 1-based line, for text files
     source_part           VARCHAR,       -- data file within a dataset folder
@@ -95,7 +97,8 @@ CREATE TABLE provenance (
 
 -- The full provenance record of DESIGN.md: each claim with what its set declares.
 CREATE VIEW provenance_records AS
-SELECT p.provenance_id, p.example_id, s.run_id, s.origin, s.method, s.teacher_id,
+SELECT sha256(concat_ws('|', p.example_id, p.set_id, p.claim)) AS provenance_id,
+       p.example_id, s.run_id, s.origin, s.method, s.teacher_id,
        t.model AS teacher_model, t.provider AS teacher_provider, t.revision AS teacher_revision,
        t.fingerprint AS teacher_fingerprint, t.endpoint AS teacher_endpoint,
        s.licence, s.terms_id, s.terms_version, s.terms_retrieved, s.terms_status, s.source,
