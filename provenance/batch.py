@@ -2,7 +2,7 @@
 
 Producers (importers, generators) append rows here; :meth:`provenance.ledger.Ledger.write` inserts
 them with one INSERT … SELECT per table. Columns constant across a write (run, declaration,
-source file) are not buffered: the ledger fills them from a ``ClaimContext``.
+source file) are not buffered: the ledger fills them from a ``ProvenanceSet``.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def tool_version() -> str:
 
 
 @dataclass(frozen=True)
-class ClaimContext:
+class ProvenanceSet:
     """What every provenance row of one write shares: a provenance set.
 
     The set's id hashes the declaration, the method, the source file's digest and the method
@@ -240,7 +240,7 @@ class Ledger:
         )
         return teacher.id
 
-    def ensure_set(self, context: ClaimContext) -> str:
+    def ensure_set(self, context: ProvenanceSet) -> str:
         """Store the context's provenance set (and its teacher) if new; return the set id."""
         self._require_transaction()
         self.ensure_teacher(context.declaration.teacher, context.run_id)
@@ -256,7 +256,7 @@ class Ledger:
 
     # ---- bulk writes -------------------------------------------------------------------
 
-    def write(self, batch: WriteBatch, context: ClaimContext) -> WriteCounts:
+    def write(self, batch: WriteBatch, context: ProvenanceSet) -> WriteCounts:
         """Write a batch of seeds, examples, provenance rows and edges; skip what is stored.
 
         Call :meth:`ensure_set` for the context first."""

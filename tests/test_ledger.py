@@ -21,13 +21,13 @@ from provenance.errors import (
     SchemaVersionError,
 )
 from provenance.ids import instruction_id
-from provenance.ledger import ClaimContext, Ledger
+from provenance.ledger import Ledger, ProvenanceSet
 from provenance.models import Declaration, Method, Origin, Teacher
 from tests.conftest import run_cli, snapshot
 
 
-def _context(ledger: Ledger, **declared) -> ClaimContext:
-    context = ClaimContext(
+def _context(ledger: Ledger, **declared) -> ProvenanceSet:
+    context = ProvenanceSet(
         run_id=ledger.begin_run("test"),
         declaration=Declaration(**declared),
         method=Method.IMPORTED,

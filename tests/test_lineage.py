@@ -11,7 +11,7 @@ from generators.importers import import_seeds
 from provenance.batch import WriteBatch
 from provenance.errors import InputError, NotFoundError
 from provenance.ids import instruction_id
-from provenance.ledger import ClaimContext, Ledger
+from provenance.ledger import Ledger, ProvenanceSet
 from provenance.lineage import ancestry, descendants, recall
 from provenance.models import Declaration, LineageEdge, Method, Origin, Teacher, Terms
 from tests.conftest import EXAMPLES, run_cli
@@ -33,7 +33,7 @@ def write(
     """Add examples (text, [(parent id, parent kind, relation)]) under one declaration."""
     ids: dict[str, str] = {}
     with ledger.transaction():
-        context = ClaimContext(
+        context = ProvenanceSet(
             run_id=ledger.begin_run("test"),
             declaration=declaration,
             method=method,

@@ -33,7 +33,7 @@ from generators.importers.writer import BackgroundWriter
 from provenance.batch import WriteBatch
 from provenance.errors import InputError
 from provenance.ids import content_id, digest_file
-from provenance.ledger import ClaimContext, Ledger, WriteCounts
+from provenance.ledger import Ledger, ProvenanceSet, WriteCounts
 from provenance.models import Declaration, Method, NodeKind, Relation, Seed, SeedInstance
 
 #: --format value → field mapping ("hf" picks the mapping from the dataset's columns)
@@ -164,7 +164,7 @@ def _import_run(
     declaration: Declaration,
     method: Method,
     columnar: ColumnarSource | None,
-) -> Iterator[tuple[ClaimContext, ImportSummary, WriteCounts]]:
+) -> Iterator[tuple[ProvenanceSet, ImportSummary, WriteCounts]]:
     """Transaction, run row, teacher row and summary around one import."""
     started = time.perf_counter()
     sha = _digest(path, columnar)
@@ -178,7 +178,7 @@ def _import_run(
                 "declaration": declaration.model_dump(mode="json"),
             },
         )
-        context = ClaimContext(
+        context = ProvenanceSet(
             run_id=run_id,
             declaration=declaration,
             method=method,
@@ -204,7 +204,7 @@ def _import_run(
         ledger.end_run(run_id, summary.as_dict())
 
 
-def _finish(ledger: Ledger, context: ClaimContext, summary: ImportSummary, counts: WriteCounts) -> None:
+def _finish(ledger: Ledger, context: ProvenanceSet, summary: ImportSummary, counts: WriteCounts) -> None:
     """Fill the summary's counts; duplicates come from this file's provenance rows in the ledger."""
     summary.examples_new, summary.provenance_new = counts.examples, counts.provenance
     summary.seeds_new, summary.edges_new = counts.seeds, counts.edges
@@ -249,7 +249,7 @@ def import_file(
 
 
 def _stream(
-    ledger: Ledger, context: ClaimContext, src: Source, mapping: str, counts: WriteCounts
+    ledger: Ledger, context: ProvenanceSet, src: Source, mapping: str, counts: WriteCounts
 ) -> tuple[int, int, dict[str, int]]:
     """Map every record and hand full batches to the writer; return records, examples, unused."""
     unused = _UnusedFields()

@@ -12,7 +12,7 @@ import threading
 from types import TracebackType
 
 from provenance.batch import WriteBatch
-from provenance.ledger import ClaimContext, Ledger, WriteCounts
+from provenance.ledger import Ledger, ProvenanceSet, WriteCounts
 
 _DONE = None
 
@@ -20,7 +20,7 @@ _DONE = None
 class BackgroundWriter:
     """Writes submitted batches in order on one thread, adding to ``counts``."""
 
-    def __init__(self, ledger: Ledger, context: ClaimContext, counts: WriteCounts, depth: int = 2) -> None:
+    def __init__(self, ledger: Ledger, context: ProvenanceSet, counts: WriteCounts, depth: int = 2) -> None:
         self._ledger, self._context, self.counts = ledger, context, counts
         self._queue: queue.Queue[WriteBatch | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
