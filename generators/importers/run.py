@@ -46,6 +46,7 @@ FORMATS: dict[str, str | None] = {
     "hf": None,
 }
 BATCH_ROWS = 20_000
+FIRST_BATCH_ROWS = 2_500
 MAX_UNUSED_KEYS = 200
 
 
@@ -278,11 +279,14 @@ class _Stream:
         self.batch = WriteBatch()
         self.records = 0  # records read so far: the index of the next one
         self.examples = 0
+        # small batches first, so the writer starts while the reader is still warming up
+        self.limit = FIRST_BATCH_ROWS
 
     def _flush_if_full(self) -> None:
-        if self.batch.claims >= BATCH_ROWS:
+        if self.batch.claims >= self.limit:
             self.writer.submit(self.batch)
             self.batch = WriteBatch()
+            self.limit = min(self.limit * 2, BATCH_ROWS)
 
     def add_columns(self, c: InstructionColumns, positions: list[int | None]) -> None:
         """A chunk that map_instruction_columns took whole."""
@@ -343,7 +347,7 @@ class _Stream:
                 )
                 self.examples += 1
             self.records += 1
-            if batch.claims >= BATCH_ROWS:
+            if batch.claims >= self.limit:
                 self._flush_if_full()
                 batch = self.batch
 
