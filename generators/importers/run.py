@@ -110,23 +110,12 @@ class _UnusedFields:
     def __init__(self) -> None:
         self.by_keys: dict[tuple[str, ...], int] = {}
 
-    def add_many(self, key: str, n: int) -> None:
-        """``n`` records with exactly one unused field, ``key``."""
-        keys = (key,)
-        if keys in self.by_keys or len(self.by_keys) < MAX_UNUSED_KEYS:
-            self.by_keys[keys] = self.by_keys.get(keys, 0) + n
-        else:
-            self.by_keys[("(other fields)",)] = self.by_keys.get(("(other fields)",), 0) + n
-
-    def add(self, extra: dict[str, Any]) -> None:
+    def add(self, extra: dict[str, Any], n: int = 1) -> None:
+        """``n`` records whose unused fields are the keys of ``extra``."""
         keys = tuple(extra)
-        by_keys = self.by_keys
-        if keys in by_keys:
-            by_keys[keys] += 1
-        elif len(by_keys) < MAX_UNUSED_KEYS:
-            by_keys[keys] = 1
-        else:
-            by_keys[("(other fields)",)] = by_keys.get(("(other fields)",), 0) + 1
+        if keys not in self.by_keys and len(self.by_keys) >= MAX_UNUSED_KEYS:
+            keys = ("(other fields)",)
+        self.by_keys[keys] = self.by_keys.get(keys, 0) + n
 
     def result(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -302,7 +291,7 @@ class _Stream:
                 for i, (x, p) in enumerate(zip(c.extras, positions, strict=True))
             ]
         elif c.extra_key is not None:
-            self.unused.add_many(c.extra_key, n)
+            self.unused.add({c.extra_key: None}, n)
         self.batch.extend_examples(c.ids, "instruction", c.instructions, c.inputs, c.outputs)
         self.batch.extend_claims(
             c.ids,
