@@ -37,11 +37,7 @@ def content_id(obj: Any) -> str:
 
 def instruction_id(instruction: str, input: str, output: str) -> str:
     """Id of an instruction example; equals ``content_id({"instruction":…, "input":…, "output":…})``."""
-    try:
-        data = _dumps({"input": input, "instruction": instruction, "output": output})
-    except TypeError as exc:  # orjson refuses lone surrogates (and non-strings)
-        raise ValueError(_SURROGATE) from exc
-    return _sha256(data).hexdigest()
+    return instruction_ids([instruction], [input], [output])[0]
 
 
 def instruction_ids(instructions: list[str], inputs: list[str], outputs: list[str]) -> list[str]:
@@ -52,7 +48,7 @@ def instruction_ids(instructions: list[str], inputs: list[str], outputs: list[st
             sha(dumps({"input": i, "instruction": n, "output": o})).hexdigest()
             for n, i, o in zip(instructions, inputs, outputs, strict=True)
         ]
-    except TypeError as exc:
+    except TypeError as exc:  # orjson refuses lone surrogates (and non-strings)
         raise ValueError(_SURROGATE) from exc
 
 

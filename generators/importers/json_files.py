@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -41,7 +41,7 @@ def _lossy(value: Any) -> bool:
     return False
 
 
-def _any_lossy(records: list[Any]) -> bool:
+def _any_lossy(records: Sequence[Any]) -> bool:
     """_lossy over many records, fast for the usual flat records of strings."""
     for record in records:
         if type(record) is dict:
@@ -122,14 +122,7 @@ class JsonLines(Source):
                 except _FastError:
                     pass
                 else:
-                    if type(value) is dict:
-                        for v in value.values():
-                            if type(v) is not str and _lossy(v):
-                                break
-                        else:
-                            yield value, lineno
-                            continue
-                    elif not _lossy(value):
+                    if not _any_lossy((value,)):
                         yield value, lineno
                         continue
                 value = self._exact(raw, lineno)
