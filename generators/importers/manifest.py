@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from provenance.errors import InputError, LicenceError
 from provenance.licences import normalize_licence
 from provenance.models import Declaration, Origin, Teacher, Terms
+from provenance.yamlfile import line_of, load_yaml, validation_error
 
 
 class Manifest(BaseModel):
@@ -58,58 +59,20 @@ def load_manifest(path: str | Path) -> Manifest:
     Raises:
         InputError: missing file, YAML syntax error, unknown field, wrong type, bad licence.
     """
-    import yaml
-
-    path = Path(path)
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise InputError("manifest does not exist", path=path) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"manifest is not valid UTF-8 ({exc.reason})", path=path) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(
-            f"YAML syntax error: {problem}", path=path, line=mark.line + 1 if mark else None
-        ) from None
-    if data is None:
-        raise InputError("manifest is empty", path=path)
-    if not isinstance(data, dict):
-        raise InputError("manifest must be a YAML mapping of fields", path=path, line=1)
+    data, node = load_yaml(path, "manifest")
     if "licence" not in data and "license" in data:
         data["licence"] = data.pop("license")
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = [str(p) for p in err["loc"]]
-        reason = err["msg"]
-        if err["type"] == "extra_forbidden":
-            reason = f"unknown field (allowed: {', '.join(Manifest.model_fields)})"
-        raise InputError(f"{'.'.join(loc)}: {reason}", path=path, line=_line_of(node, loc)) from None
+        raise validation_error(exc, path=path, node=node, model=Manifest, aliases=_ALIASES) from None
     except LicenceError as exc:
-        raise InputError(f"licence: {exc.message}", path=path, line=_line_of(node, ["licence"])) from None
+        raise InputError(
+            f"licence: {exc.message}", path=path, line=line_of(node, ["licence"], _ALIASES)
+        ) from None
 
 
-def _line_of(node: Any, loc: list[str]) -> int | None:
-    """1-based line of the YAML node at a field path, or of its deepest existing parent."""
-    import yaml
-
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for key, value in node.value:
-            if key.value == part or (part == "licence" and key.value == "license"):
-                node, line = value, key.start_mark.line + 1
-                break
-        else:
-            break
-    return line
+_ALIASES = {"licence": "license"}
 
 
 def declaration_from(

@@ -28,7 +28,10 @@ _COMMANDS = {
     "lineage": "provenance.cli.lineage_cmds:lineage",
     "recall": "provenance.cli.lineage_cmds:recall",
     "export": "provenance.cli.export_cmd:export",
+    "teachers": "provenance.cli.teachers_cmds:teachers",
+    "licence": "provenance.cli.licence_cmds:licence",
 }
+_ALIASES = {"license": "licence"}
 
 
 class ProvenanceGroup(click.Group):
@@ -38,7 +41,7 @@ class ProvenanceGroup(click.Group):
         return sorted(_COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        target = _COMMANDS.get(name)
+        target = _COMMANDS.get(_ALIASES.get(name, name))
         if target is None:
             return None
         module, attr = target.split(":")

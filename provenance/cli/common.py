@@ -89,3 +89,15 @@ def byte_progress(total: int, label: str) -> Iterator[Callable[[int], None] | No
 def short(ident: str | None, n: int = 12) -> str:
     """An id shortened for tables."""
     return ident[:n] if ident else "-"
+
+
+def registry_option(fn: F) -> F:
+    """``--registry FILE`` (repeatable): registry files that add or override teacher entries."""
+    return click.option(
+        "--registry",
+        "registry_files",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        envvar="PROVENANCE_REGISTRY",
+        help="A registry YAML file that adds or overrides entries (repeatable; or PROVENANCE_REGISTRY).",
+    )(fn)
