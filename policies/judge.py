@@ -145,7 +145,11 @@ def _unique(items: Iterable[str]) -> list[str]:
 
 def combine(parts: Sequence[Judgement], note: str | None = None) -> Judgement:
     """Most restrictive wins."""
-    findings = tuple(dict.fromkeys(f for j in parts for f in j.findings))
+    unique: dict[tuple[str, str | None, str, str], Finding] = {}
+    for j in parts:
+        for f in j.findings:
+            unique.setdefault((f.subject, f.rule, f.verdict.value, f.reason), f)
+    findings = tuple(unique.values())
     notes = tuple(_unique([*(n for j in parts for n in j.notes), *([note] if note else [])]))
     verdict = max((j.verdict for j in parts), key=RANK.__getitem__, default=TermsStatus.UNKNOWN)
     return Judgement(verdict, findings, notes)

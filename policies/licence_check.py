@@ -19,6 +19,7 @@ import pyarrow as pa
 from policies.judge import Finding, Judge, Judgement, LicencePolicy, combine
 from policies.registry import Registry
 from provenance.clock import utcnow
+from provenance.decisions import close_batch, ensure_context, new_batch
 from provenance.ids import content_id
 from provenance.ledger import Ledger
 
@@ -94,9 +95,37 @@ _SETS = """
            s.terms_status, s.source
     FROM provenance_sets s LEFT JOIN teachers t USING (teacher_id)
 """
-_EXAMPLE_COMBOS = """
+#: Examples with more than one claim, with the sets they carry. Every other example has exactly
+#: one provenance row, whose set is its combination: those need no grouping at all. (Grouping on
+#: a 64-bit hash first finds the candidates faster; the exact HAVING then drops collisions.)
+_MULTI = """
+    CREATE OR REPLACE TEMP TABLE licence_multi AS
     SELECT example_id, string_agg(DISTINCT set_id, ',' ORDER BY set_id) AS combo
-    FROM provenance GROUP BY example_id
+    FROM provenance
+    WHERE hash(example_id) IN (SELECT hash(example_id) AS h FROM provenance GROUP BY h HAVING count(*) > 1)
+    GROUP BY example_id HAVING count(*) > 1
+"""
+#: Single-claim examples per set.
+_SINGLE_COUNTS = """
+    SELECT set_id, sum(n)::BIGINT AS n FROM (
+        SELECT set_id, count(*) AS n FROM provenance GROUP BY set_id
+        UNION ALL
+        SELECT set_id, -count(*) FROM provenance SEMI JOIN temp.licence_multi USING (example_id)
+        GROUP BY set_id
+    ) GROUP BY set_id
+"""
+#: Examples per set, exactly: single-claim rows, plus the multi-claim examples carrying the set.
+_SET_COUNTS = """
+    SELECT set_id, sum(n)::BIGINT AS n FROM (
+        SELECT set_id, count(*) AS n FROM provenance GROUP BY set_id
+        UNION ALL
+        SELECT set_id, -count(*) FROM provenance SEMI JOIN temp.licence_multi USING (example_id)
+        GROUP BY set_id
+        UNION ALL
+        SELECT set_id, count(*) FROM (
+            SELECT UNNEST(string_split(combo, ',')) AS set_id FROM temp.licence_multi
+        ) GROUP BY set_id
+    ) GROUP BY set_id
 """
 
 
@@ -117,6 +146,15 @@ def check_licences(ledger: Ledger, registry: Registry, policy: LicencePolicy) ->
                 "registry_hash": registry.hash,
             },
         )
+        context_id, fresh = ensure_context(
+            ledger,
+            check=CHECK,
+            version=VERSION,
+            config=judge.config,
+            run_id=run_id,
+            registry_version=registry.version,
+            registry_hash=registry.hash,
+        )
         result = LicenceResult(
             run_id=run_id,
             policy=policy.model_dump(mode="json"),
@@ -128,24 +166,33 @@ def check_licences(ledger: Ledger, registry: Registry, policy: LicencePolicy) ->
         )
         sets = ledger.rows(_SETS)
         by_set = _judge_sets(judge, sets)
-        combos = ledger.rows(f"SELECT combo, count(*) AS n FROM ({_EXAMPLE_COMBOS}) GROUP BY combo")
-        by_combo: dict[str, Judgement] = {}
-        for row in combos:
-            parts = [by_set[s] for s in row["combo"].split(",")]
-            by_combo[row["combo"]] = (
+        ledger.con.execute(_MULTI)
+        multi = {
+            r["combo"]: r["n"]
+            for r in ledger.rows("SELECT combo, count(*) AS n FROM temp.licence_multi GROUP BY combo")
+        }
+        per_set = {r["set_id"]: r["n"] for r in ledger.rows(_SET_COUNTS)}
+        single = {r["set_id"]: r["n"] for r in ledger.rows(_SINGLE_COUNTS)}
+        counts = {k: v for k, v in single.items() if v}
+        by_combo: dict[str, Judgement] = {s: by_set[s] for s in counts}
+        for combo in multi:
+            parts = [by_set[s] for s in combo.split(",")]
+            by_combo[combo] = (
                 parts[0]
                 if len(parts) == 1
                 else combine(parts, f"{len(parts)} provenance claims; the most restrictive wins")
             )
-        ids = {combo: _judgement_id(j, judge, registry) for combo, j in by_combo.items()}
-        _store_judgements(ledger, by_combo, ids, judge, registry, run_id)
-        result.judged = _store_decisions(ledger, by_combo, ids, judge, registry, run_id)
-        for row in combos:
-            j = by_combo[row["combo"]]
-            result.verdicts[j.verdict.value] = result.verdicts.get(j.verdict.value, 0) + row["n"]
+        numbers = _store_judgements(ledger, by_combo, context_id, run_id)
+        batch = new_batch(ledger, context_id, run_id)
+        result.judged = _store_decisions(ledger, by_combo, numbers, batch, check_stored=not fresh)
+        close_batch(ledger, batch, result.judged)
+        for combo, n in [*counts.items(), *multi.items()]:
+            v = by_combo[combo].verdict.value
+            result.verdicts[v] = result.verdicts.get(v, 0) + n
         result.examples = sum(result.verdicts.values())
         result.reused = result.examples - result.judged
-        result.rows = _teacher_rows(ledger, sets, by_set)
+        result.rows = _teacher_rows(sets, by_set, per_set)
+        ledger.con.execute("DROP TABLE temp.licence_multi")
         seen: dict[str, dict[str, Any]] = {}
         for j in by_combo.values():
             for o in j.obligations:
@@ -171,129 +218,106 @@ def _judge_sets(judge: Judge, sets: list[dict[str, Any]]) -> dict[str, Judgement
     cache: dict[tuple[Any, ...], Judgement] = {}
     out: dict[str, Judgement] = {}
     for s in sets:
-        key = tuple(
-            s[k]
-            for k in (
-                "teacher",
-                "licence",
-                "terms_id",
-                "terms_version",
-                "terms_status",
-                "origin",
-                "method",
-                "source",
-            )
-        )
+        key = tuple(s[k] for k in _DECLARED)
         if key not in cache:
-            cache[key] = judge.judge(
-                teacher=s["teacher"],
-                licence=s["licence"],
-                terms_id=s["terms_id"],
-                terms_version=s["terms_version"],
-                terms_status=s["terms_status"],
-                origin=s["origin"],
-                method=s["method"],
-                source=s["source"],
-            )
+            cache[key] = judge.judge(**{k: s[k] for k in _DECLARED})
         out[s["set_id"]] = cache[key]
     return out
 
 
-def _judgement_id(j: Judgement, judge: Judge, registry: Registry) -> str:
-    return content_id([j.as_dict(), judge.config_hash, registry.hash, VERSION])
+_DECLARED = ("teacher", "licence", "terms_id", "terms_version", "terms_status", "origin", "method", "source")
 
 
 def _store_judgements(
-    ledger: Ledger,
-    by_combo: dict[str, Judgement],
-    ids: dict[str, str],
-    judge: Judge,
-    registry: Registry,
-    run_id: str,
-) -> None:
+    ledger: Ledger, by_combo: dict[str, Judgement], context_id: int, run_id: str
+) -> dict[str, int]:
+    """Store each distinct judgement once; return combination → judgement number."""
     now = utcnow()
-    unique = {ids[c]: j for c, j in by_combo.items()}
-    if not unique:
-        return
-    stored = {
-        r["judgement_id"]
+    ids = {combo: content_id([j.as_dict(), context_id]) for combo, j in by_combo.items()}
+    judgements = {ids[c]: j for c, j in by_combo.items()}
+    numbers: dict[str, int] = {}
+    if judgements:
         for r in ledger.rows(
-            "SELECT judgement_id FROM licence_judgements WHERE judgement_id IN (SELECT UNNEST(?::VARCHAR[]))",
-            [list(unique)],
-        )
-    }
-    config = json.dumps(judge.config, sort_keys=True)
-    for jid, j in unique.items():
-        if jid in stored:
+            "SELECT judgement_id, judgement_no FROM licence_judgements "
+            "WHERE judgement_id IN (SELECT UNNEST(?::VARCHAR[]))",
+            [list(judgements)],
+        ):
+            numbers[r["judgement_id"]] = r["judgement_no"]
+    for jid, j in judgements.items():
+        if jid in numbers:
             continue
         d = j.as_dict()
-        ledger.con.execute(
-            "INSERT INTO licence_judgements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        row = ledger.con.execute(
+            "INSERT INTO licence_judgements (judgement_id, context_id, verdict, permitted, reason, reasons, "
+            "obligations, findings, first_run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "RETURNING judgement_no",
             [
                 jid,
+                context_id,
                 j.verdict.value,
                 j.permitted,
+                _short_reason(j),
                 json.dumps(d["reasons"]),
                 json.dumps(d["obligations"]),
                 json.dumps(d["findings"]),
-                registry.version,
-                registry.hash,
-                judge.config_hash,
-                config,
                 run_id,
                 now,
             ],
-        )
+        ).fetchone()
+        assert row is not None
+        numbers[jid] = int(row[0])
         for entry_id, terms_id, version in j.terms:
             ledger.con.execute(
-                "INSERT INTO judgement_terms VALUES (?, ?, ?, ?)", [jid, entry_id, terms_id, version]
+                "INSERT INTO judgement_terms VALUES (?, ?, ?, ?)", [numbers[jid], entry_id, terms_id, version]
             )
+    return {combo: numbers[ids[combo]] for combo in by_combo}
+
+
+def basis_of(combo: str) -> int:
+    """A stable 63-bit digest of an example's provenance sets."""
+    return int(content_id(combo)[:15], 16)
 
 
 def _store_decisions(
-    ledger: Ledger,
-    by_combo: dict[str, Judgement],
-    ids: dict[str, str],
-    judge: Judge,
-    registry: Registry,
-    run_id: str,
+    ledger: Ledger, by_combo: dict[str, Judgement], numbers: dict[str, int], batch: int, *, check_stored: bool
 ) -> int:
-    """Write one decision per example whose current decision is not stored yet; return how many."""
+    """Write one decision per example whose current decision is not stored yet; return how many.
+
+    ``check_stored``: decisions of this context may exist already (skip examples whose stored
+    decision has the same basis). A new context has none, so the anti-join is left out.
+    """
     combos = list(by_combo)
     _combo_map = pa.table(
         {
             "combo": combos,
-            "judgement_id": [ids[c] for c in combos],
+            "basis": pa.array([basis_of(c) for c in combos], pa.int64()),
+            "ref": pa.array([numbers[c] for c in combos], pa.int32()),
             "verdict": [by_combo[c].verdict.value for c in combos],
             "decision": ["pass" if by_combo[c].permitted else "drop" for c in combos],
-            "reason": [_short_reason(by_combo[c]) for c in combos],
         }
     )
+    stored = (
+        """ANTI JOIN (
+            SELECT d.example_id, d.basis FROM decisions d JOIN decision_batches b USING (batch_id)
+            WHERE b.context_id = (SELECT context_id FROM decision_batches WHERE batch_id = $batch)
+        ) old ON old.example_id = todo.example_id AND old.basis = todo.basis"""
+        if check_stored
+        else ""
+    )
     sql = f"""
-        INSERT INTO decisions
-        WITH ex AS ({_EXAMPLE_COMBOS}),
-        todo AS (
-            SELECT ex.example_id, ex.combo, md5(ex.combo) AS basis FROM ex
-            ANTI JOIN (
-                SELECT example_id, basis FROM decisions
-                WHERE check_name = $check AND check_version = $version AND config_hash = $config
-                  AND registry_hash = $registry
-            ) d ON d.example_id = ex.example_id AND d.basis = md5(ex.combo)
+        INSERT INTO decisions (example_id, batch_id, basis, verdict, decision, ref)
+        WITH todo AS (
+            SELECT p.example_id, m.basis, m.ref, m.verdict, m.decision
+            FROM provenance p ANTI JOIN temp.licence_multi multi USING (example_id)
+            JOIN _combo_map m ON m.combo = p.set_id
+            UNION ALL
+            SELECT x.example_id, m.basis, m.ref, m.verdict, m.decision
+            FROM temp.licence_multi x JOIN _combo_map m USING (combo)
         )
-        SELECT t.example_id, $check, $version, $config, $registry_version, $registry, t.basis,
-               m.verdict, m.decision, NULL, m.reason, NULL, m.judgement_id, $run, $now
-        FROM todo t JOIN _combo_map m USING (combo)
+        SELECT todo.example_id, $batch, todo.basis, todo.verdict, todo.decision, todo.ref
+        FROM todo {stored}
     """
-    params = {
-        "check": CHECK,
-        "version": VERSION,
-        "config": judge.config_hash,
-        "registry": registry.hash,
-        "registry_version": registry.version,
-        "run": run_id,
-        "now": utcnow(),
-    }
-    return int(ledger.con.execute(sql, params).fetchone()[0])
+    return int(ledger.con.execute(sql, {"batch": batch}).fetchone()[0])
 
 
 def _short_reason(j: Judgement) -> str:
@@ -302,12 +326,9 @@ def _short_reason(j: Judgement) -> str:
 
 
 def _teacher_rows(
-    ledger: Ledger, sets: list[dict[str, Any]], by_set: dict[str, Judgement]
+    sets: list[dict[str, Any]], by_set: dict[str, Judgement], counts: dict[str, int]
 ) -> list[TeacherRow]:
-    counts = {
-        r["set_id"]: r["n"]
-        for r in ledger.rows("SELECT set_id, count(DISTINCT example_id) AS n FROM provenance GROUP BY set_id")
-    }
+    """The by-teacher table: sets grouped by what they declare and how they were judged."""
     grouped: dict[tuple[Any, ...], TeacherRow] = {}
     members: dict[tuple[Any, ...], int] = defaultdict(int)
     for s in sets:

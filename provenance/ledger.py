@@ -500,7 +500,8 @@ ROW_GROUP_SIZE = int(os.environ.get("PROVENANCE_ROW_GROUP_SIZE") or 20_480)
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     options = ["READ_ONLY"] if read_only else [f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}"]
-    con = duckdb.connect(":memory:", config={"memory_limit": memory_limit()})
+    # spill files go next to the ledger, not into the working directory
+    con = duckdb.connect(":memory:", config={"memory_limit": memory_limit(), "temp_directory": f"{path}.tmp"})
     try:
         literal = "'" + str(path).replace("'", "''") + "'"  # ATTACH takes no bound parameter
         con.execute(f"ATTACH {literal} AS ledger ({', '.join(options)})")

@@ -104,6 +104,8 @@ class Recall:
     examples: int = 0
     direct: int = 0
     rows: list[dict[str, Any]] = field(default_factory=list)
+    judged: list[dict[str, Any]] = field(default_factory=list)  # terms: licence judgements under it
+    rejudged: int = 0  # terms: of those examples, how many were judged again under other terms since
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for --json."""
@@ -113,6 +115,8 @@ class Recall:
             "examples": self.examples,
             "direct": self.direct,
             "through_lineage": self.examples - self.direct,
+            "judged_under": self.judged,
+            "rejudged_since": self.rejudged,
             "rows": self.rows,
         }
 
@@ -131,6 +135,25 @@ def _walk_down(roots: str) -> str:
         SELECT example_id, depth, count(*) OVER () AS total, count_if(depth = 0) OVER () AS direct
         FROM best ORDER BY depth, example_id LIMIT ?
     """
+
+
+#: Licence decisions made under a terms id (and version): parameters id, version, version.
+_JUDGED = """
+    SELECT d.example_id, d.ref, c.registry_version FROM decisions d
+    JOIN decision_batches b USING (batch_id) JOIN decision_contexts c USING (context_id)
+    WHERE c.check_name = 'licence' AND d.ref IN (
+        SELECT judgement_no FROM judgement_terms WHERE terms_id = ? AND (? IS NULL OR terms_version = ?))
+"""
+#: Of the examples judged under those terms, how many have a later licence decision that is not.
+_REJUDGED = f"""
+    WITH old AS (SELECT DISTINCT example_id FROM ({_JUDGED})),
+    latest AS (
+        SELECT d.example_id, arg_max(d.ref, d.batch_id) AS ref
+        FROM decisions d JOIN decision_batches b USING (batch_id) JOIN decision_contexts c USING (context_id)
+        SEMI JOIN old USING (example_id) WHERE c.check_name = 'licence' GROUP BY d.example_id
+    )
+    SELECT count(*) FROM latest WHERE ref NOT IN (SELECT ref FROM ({_JUDGED}))
+"""
 
 
 def recall(
@@ -176,20 +199,32 @@ def recall(
     else:
         assert terms is not None
         wanted = Terms.parse(terms)
+        version = [wanted.id, wanted.version, wanted.version]
         matched = ledger.rows(
             "SELECT DISTINCT terms_id, terms_version, terms_status FROM provenance_sets "
             "WHERE terms_id = ? AND (? IS NULL OR terms_version = ?) ORDER BY ALL",
-            [wanted.id, wanted.version, wanted.version],
+            version,
         )
-        if not matched:
-            raise NotFoundError(f"no data in the ledger was declared under terms {terms!r}")
+        judged = ledger.rows(
+            "SELECT jt.terms_id, jt.terms_version, d.registry_version, "
+            "count(DISTINCT d.example_id) AS examples "
+            f"FROM ({_JUDGED}) d JOIN judgement_terms jt ON jt.judgement_no = d.ref "
+            "WHERE jt.terms_id = ? AND (? IS NULL OR jt.terms_version = ?) GROUP BY ALL ORDER BY ALL",
+            [*version, *version],
+        )
+        if not matched and not judged:
+            raise NotFoundError(f"no data in the ledger was declared or judged under terms {terms!r}")
         roots = (
             "SELECT DISTINCT p.example_id FROM provenance p JOIN provenance_sets s USING (set_id) "
-            "WHERE s.terms_id = ? AND (? IS NULL OR s.terms_version = ?)"
+            "WHERE s.terms_id = ? AND (? IS NULL OR s.terms_version = ?) "
+            f"UNION SELECT example_id FROM ({_JUDGED})"
         )
-        params = [wanted.id, wanted.version, wanted.version]
+        params = [*version, *version]
         by = "terms"
     result = Recall(by=by, matched=matched)
+    if by == "terms":
+        result.judged = judged
+        result.rejudged = int(ledger.con.execute(_REJUDGED, [*params[3:], *params[3:]]).fetchone()[0])
     fetch = max(limit, 1) if limit is not None else 2**62  # one row at least: it carries the totals
     rows = ledger.rows(_walk_down(roots), [*params, max_depth, fetch])
     if rows:

@@ -96,6 +96,11 @@ def recall(
         f"{teacher or seed or terms}: {result.direct:,} directly, "
         f"{result.examples - result.direct:,} through lineage"
     )
+    for j in result.judged:
+        label = f"{j['terms_id']}@{j['terms_version']}" if j["terms_version"] else j["terms_id"]
+        out.print(f"  judged under {label} by registry {j['registry_version']}: {j['examples']:,} examples")
+    if result.judged:
+        out.print(f"  judged again under other terms since: {result.rejudged:,}")
     for row in result.rows:
         out.print(f"  {row['example_id']}  depth {row['depth']}")
     if result.examples > len(result.rows) and limit:

@@ -142,7 +142,8 @@ def _print_entry(registry: Registry, e: Entry) -> None:
         )
     for o in e.obligations:
         out.print(
-            f"  obligation    [{o.kind.value}{', if distributed' if o.when == 'distributed' else ''}] {o.text}"
+            f"  obligation    [{o.kind.value}{', if distributed' if o.when == 'distributed' else ''}] "
+            + o.text
         )
     for c in e.conflicts:
         out.print(f"  also declared {c.licence} in {c.where}")
