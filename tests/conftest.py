@@ -27,6 +27,11 @@ TABLES = (
     "provenance",
     "lineage",
     "schema_version",
+    "decision_contexts",
+    "decision_batches",
+    "decisions",
+    "licence_judgements",
+    "judgement_terms",
 )
 
 

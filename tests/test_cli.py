@@ -50,6 +50,11 @@ def test_the_command_set_is_complete() -> None:
         "lineage",
         "recall",
         "export",
+        "teachers",
+        "teachers list",
+        "teachers show",
+        "licence",
+        "licence check",
     } <= names
 
 
