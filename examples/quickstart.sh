@@ -17,3 +17,14 @@ $p seeds import "$data/seed_tasks.jsonl" --manifest "$data/seeds.yaml"
 $p import "$data/text-davinci-003_predictions.jsonl" --manifest "$data/text-davinci-003.yaml"
 $p import "$data/davinci_predictions.jsonl" --manifest "$data/davinci.yaml"
 $p stats
+
+# May this data train a commercial student that competes with OpenAI? The OpenAI-generated
+# examples may not (exit 1 is the expected answer here); a research student may use them.
+echo
+if $p licence check --use commercial --student mistralai/Mistral-7B-v0.3; then
+  echo "unexpected: the commercial check passed"; exit 1
+else
+  echo "(exit 1: the policy said no, as expected for OpenAI output and a commercial competing student)"
+fi
+echo
+$p licence check --use research --student tiny

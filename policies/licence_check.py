@@ -95,37 +95,26 @@ _SETS = """
            s.terms_status, s.source
     FROM provenance_sets s LEFT JOIN teachers t USING (teacher_id)
 """
-#: Examples with more than one claim, with the sets they carry. Every other example has exactly
-#: one provenance row, whose set is its combination: those need no grouping at all. (Grouping on
-#: a 64-bit hash first finds the candidates faster; the exact HAVING then drops collisions.)
-_MULTI = """
-    CREATE OR REPLACE TEMP TABLE licence_multi AS
-    SELECT example_id, string_agg(DISTINCT set_id, ',' ORDER BY set_id) AS combo
+#: Candidates for examples with more than one claim: every example whose 64-bit hash is shared by
+#: several provenance rows, grouped exactly, with the sets it carries. Every other example has
+#: exactly one provenance row, whose set is its combination: those need no grouping at all.
+_CANDIDATES = """
+    CREATE OR REPLACE TEMP TABLE licence_candidates AS
+    SELECT example_id, hash(example_id) AS h, string_agg(DISTINCT set_id, ',' ORDER BY set_id) AS combo
     FROM provenance
     WHERE hash(example_id) IN (SELECT hash(example_id) AS h FROM provenance GROUP BY h HAVING count(*) > 1)
-    GROUP BY example_id HAVING count(*) > 1
+    GROUP BY example_id
 """
-#: Single-claim examples per set.
-_SINGLE_COUNTS = """
-    SELECT set_id, sum(n)::BIGINT AS n FROM (
-        SELECT set_id, count(*) AS n FROM provenance GROUP BY set_id
+#: Examples per combination of sets (a single set's id is its own combination).
+_COMBO_COUNTS = """
+    SELECT combo, sum(n)::BIGINT AS n FROM (
+        SELECT set_id AS combo, count(*) AS n FROM provenance GROUP BY set_id
         UNION ALL
-        SELECT set_id, -count(*) FROM provenance SEMI JOIN temp.licence_multi USING (example_id)
-        GROUP BY set_id
-    ) GROUP BY set_id
-"""
-#: Examples per set, exactly: single-claim rows, plus the multi-claim examples carrying the set.
-_SET_COUNTS = """
-    SELECT set_id, sum(n)::BIGINT AS n FROM (
-        SELECT set_id, count(*) AS n FROM provenance GROUP BY set_id
-        UNION ALL
-        SELECT set_id, -count(*) FROM provenance SEMI JOIN temp.licence_multi USING (example_id)
+        SELECT set_id, -count(*) FROM provenance SEMI JOIN temp.licence_candidates USING (example_id)
         GROUP BY set_id
         UNION ALL
-        SELECT set_id, count(*) FROM (
-            SELECT UNNEST(string_split(combo, ',')) AS set_id FROM temp.licence_multi
-        ) GROUP BY set_id
-    ) GROUP BY set_id
+        SELECT combo, count(*) FROM temp.licence_candidates GROUP BY combo
+    ) GROUP BY combo HAVING sum(n) > 0
 """
 
 
@@ -166,36 +155,30 @@ def check_licences(ledger: Ledger, registry: Registry, policy: LicencePolicy) ->
         )
         sets = ledger.rows(_SETS)
         by_set = _judge_sets(judge, sets)
-        ledger.con.execute(_MULTI)
-        multi = {
-            r["combo"]: r["n"]
-            for r in ledger.rows("SELECT combo, count(*) AS n FROM temp.licence_multi GROUP BY combo")
-        }
-        per_set = {r["set_id"]: r["n"] for r in ledger.rows(_SET_COUNTS)}
-        single = {r["set_id"]: r["n"] for r in ledger.rows(_SINGLE_COUNTS)}
-        counts = {k: v for k, v in single.items() if v}
-        by_combo: dict[str, Judgement] = {s: by_set[s] for s in counts}
-        for combo in multi:
-            parts = [by_set[s] for s in combo.split(",")]
-            by_combo[combo] = (
-                parts[0]
-                if len(parts) == 1
-                else combine(parts, f"{len(parts)} provenance claims; the most restrictive wins")
-            )
+        ledger.con.execute(_CANDIDATES)
+        combos = {r["combo"]: r["n"] for r in ledger.rows(_COMBO_COUNTS)}
+        by_combo: dict[str, Judgement] = dict(by_set)  # every set, so any single-set combination maps
+        for combo in combos:
+            if combo not in by_combo:
+                parts = [by_set[s] for s in combo.split(",")]
+                by_combo[combo] = combine(parts, f"{len(parts)} provenance claims; the most restrictive wins")
         numbers = _store_judgements(ledger, by_combo, context_id, run_id)
         batch = new_batch(ledger, context_id, run_id)
         result.judged = _store_decisions(ledger, by_combo, numbers, batch, check_stored=not fresh)
         close_batch(ledger, batch, result.judged)
-        for combo, n in [*counts.items(), *multi.items()]:
+        per_set: dict[str, int] = defaultdict(int)
+        for combo, n in combos.items():
             v = by_combo[combo].verdict.value
             result.verdicts[v] = result.verdicts.get(v, 0) + n
+            for set_id in combo.split(","):
+                per_set[set_id] += n
         result.examples = sum(result.verdicts.values())
         result.reused = result.examples - result.judged
         result.rows = _teacher_rows(sets, by_set, per_set)
-        ledger.con.execute("DROP TABLE temp.licence_multi")
+        ledger.con.execute("DROP TABLE temp.licence_candidates")
         seen: dict[str, dict[str, Any]] = {}
-        for j in by_combo.values():
-            for o in j.obligations:
+        for combo in combos:
+            for o in by_combo[combo].obligations:
                 seen.setdefault(content_id(o), o)
         for o in result.student_finding.obligations:
             seen.setdefault(content_id(o), o)
@@ -308,11 +291,11 @@ def _store_decisions(
         INSERT INTO decisions (example_id, batch_id, basis, verdict, decision, ref)
         WITH todo AS (
             SELECT p.example_id, m.basis, m.ref, m.verdict, m.decision
-            FROM provenance p ANTI JOIN temp.licence_multi multi USING (example_id)
-            JOIN _combo_map m ON m.combo = p.set_id
+            FROM provenance p JOIN _combo_map m ON m.combo = p.set_id
+            WHERE hash(p.example_id) NOT IN (SELECT h FROM temp.licence_candidates)
             UNION ALL
             SELECT x.example_id, m.basis, m.ref, m.verdict, m.decision
-            FROM temp.licence_multi x JOIN _combo_map m USING (combo)
+            FROM temp.licence_candidates x JOIN _combo_map m USING (combo)
         )
         SELECT todo.example_id, $batch, todo.basis, todo.verdict, todo.decision, todo.ref
         FROM todo {stored}

@@ -276,10 +276,12 @@ class Registry:
 
     @cached_property
     def by_terms_id(self) -> dict[str, Entry]:
-        """Terms id → the entry judged under those terms (teachers before datasets)."""
+        """Terms id → the entry judged under those terms (an original before its derivatives)."""
         found: dict[str, Entry] = {}
-        for e in self.entries.values():
-            if e.terms is not None and (e.terms.id not in found or e.derived_from == ()):
+        for e in sorted(
+            self.entries.values(), key=lambda e: (bool(e.derived_from), e.kind is EntryKind.DATASET)
+        ):
+            if e.terms is not None:
                 found.setdefault(e.terms.id, e)
         return found
 
@@ -345,12 +347,12 @@ def _load_file(path: str | Path) -> RegistryFile:
                 path=path,
                 line=line_of(node, ["entries", i]),
             )
-    _lines[str(path)] = node
+    _NODES[str(path)] = node
     return parsed
 
 
 #: YAML node trees of loaded files, for line numbers of errors found after merging.
-_lines: dict[str, Any] = {}
+_NODES: dict[str, Any] = {}
 
 
 def _check_overlaps(registry: Registry, files: Sequence[tuple[str, RegistryFile]]) -> None:
@@ -388,7 +390,7 @@ def _check_overlaps(registry: Registry, files: Sequence[tuple[str, RegistryFile]
 
 def _entry_error(registry: Registry, entry_id: str, message: str) -> InputError:
     path = registry.origin.get(entry_id, "")
-    node = _lines.get(path)
+    node = _NODES.get(path)
     line = None
     if node is not None:
         import yaml

@@ -72,3 +72,6 @@ def test_quickstart_script_runs_and_is_idempotent(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr
     assert "679 examples" in first.stdout and "text-davinci-003" in first.stdout
     assert second.returncode == 0 and second.stdout.count("nothing new") == 3
+    assert "679 examples: allowed 175 · prohibited 504 (679 judged now" in first.stdout
+    assert "679 examples: allowed 175 · non_competing_only 504" in first.stdout
+    assert "0 judged now, 679 decisions reused" in second.stdout

@@ -129,22 +129,20 @@ def _print(r: LicenceResult) -> None:
     sf = r.student_finding
     out.print(f"student: [{_STYLE[sf.verdict.value]}]{sf.verdict.value}[/] · {escape(sf.reason)}")
     table = Table(show_edge=False, pad_edge=False, box=None)
-    for col in ("#", "teacher", "licence · terms", "examples", "verdict"):
+    for col in ("#", "teacher", "examples", "verdict"):
         table.add_column(col, overflow="fold", justify="right" if col in ("#", "examples") else "left")
     for i, row in enumerate(r.rows, 1):
         table.add_row(
             str(i),
             escape(_teacher(row.teacher, row.origin)),
-            escape(" · ".join(x for x in (row.licence, row.terms) if x) or "-"),
             f"{row.examples:,}",
             f"[{_STYLE[row.verdict]}]{row.verdict}[/]",
         )
     out.print()
     out.print(table)
     for i, row in enumerate(r.rows, 1):
-        out.print(
-            f"\n{i}. {escape(_teacher(row.teacher, row.origin))}: [{_STYLE[row.verdict]}]{row.verdict}[/]"
-        )
+        declared = " · ".join(x for x in (row.licence, row.terms) if x) or "no licence or terms declared"
+        out.print(f"\n{i}. {escape(_teacher(row.teacher, row.origin))} ({escape(declared)})")
         for reason in row.reasons:
             out.print(f"   - {escape(reason)}")
         for o in row.obligations:
