@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from provenance.ids import content_id
-from provenance.licences import normalize_licence
+from provenance.licences import normalize_licence, spdx_field
 from provenance.models import TermsStatus
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class LicencePolicy(BaseModel):
     @field_validator("student_licence")
     @classmethod
     def _spdx(cls, value: str | None) -> str | None:
-        return normalize_licence(value) if value is not None else None
+        return spdx_field(value) if value is not None else None
 
     @property
     def competes(self) -> bool:
@@ -484,14 +484,7 @@ class Judge:
     def student_finding(self) -> Finding:
         """Whether the student's own base model licence allows this use."""
         s = self.student
-        if s.scratch:
-            if s.licence:
-                findings, _ = self.licence_findings(s.licence)
-                worst = max(findings, key=lambda f: RANK[f.verdict], default=None)
-                if worst is not None:
-                    return Finding(
-                        f"student {s.model}", worst.rule, worst.terms_class, worst.verdict, worst.reason
-                    )
+        if s.scratch and not s.licence:
             return Finding(
                 f"student {s.model}",
                 None,
@@ -555,28 +548,24 @@ def scancode_category(licence_id: str) -> str | None:
     return _categories().get(licence_id.lower())
 
 
+@lru_cache(maxsize=1)
 def _categories() -> dict[str, str]:
-    global _CATEGORIES
-    if _CATEGORIES is None:
-        import json
-        from importlib import resources
+    """Licence key (lower case) → ScanCode category, from license-expression's bundled index."""
+    import json
+    from importlib import resources
 
-        data = json.loads(
-            resources.files("license_expression")
-            .joinpath("data/scancode-licensedb-index.json")
-            .read_text("utf-8")
-        )
-        table: dict[str, str] = {}
-        for item in data:
-            category = item.get("category")
-            if not category:
-                continue
-            table.setdefault(f"licenseref-scancode-{item['license_key']}".lower(), category)
-            for key in [item.get("spdx_license_key"), *(item.get("other_spdx_license_keys") or [])]:
-                if key:
-                    table.setdefault(key.lower(), category)
-        _CATEGORIES = table
-    return _CATEGORIES
-
-
-_CATEGORIES: dict[str, str] | None = None
+    data = json.loads(
+        resources.files("license_expression")
+        .joinpath("data/scancode-licensedb-index.json")
+        .read_text("utf-8")
+    )
+    table: dict[str, str] = {}
+    for item in data:
+        category = item.get("category")
+        if not category:
+            continue
+        table.setdefault(f"licenseref-scancode-{item['license_key']}".lower(), category)
+        for key in [item.get("spdx_license_key"), *(item.get("other_spdx_license_keys") or [])]:
+            if key:
+                table.setdefault(key.lower(), category)
+    return table

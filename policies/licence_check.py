@@ -313,12 +313,10 @@ def _teacher_rows(
 ) -> list[TeacherRow]:
     """The by-teacher table: sets grouped by what they declare and how they were judged."""
     grouped: dict[tuple[Any, ...], TeacherRow] = {}
-    members: dict[tuple[Any, ...], int] = defaultdict(int)
     for s in sets:
         j = by_set[s["set_id"]]
         terms = f"{s['terms_id']}@{s['terms_version']}" if s["terms_version"] else s["terms_id"]
         key = (s["teacher"], s["origin"], s["licence"], terms, j.verdict.value, j.reasons)
-        members[key] += counts.get(s["set_id"], 0)
         if key not in grouped:
             grouped[key] = TeacherRow(
                 teacher=s["teacher"],
@@ -331,6 +329,5 @@ def _teacher_rows(
                 reasons=list(j.reasons),
                 obligations=list(j.obligations),
             )
-    for key, row in grouped.items():
-        row.examples = members[key]
+        grouped[key].examples += counts.get(s["set_id"], 0)
     return sorted(grouped.values(), key=lambda r: (-r.examples, r.teacher or ""))

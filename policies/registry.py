@@ -18,22 +18,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from provenance.errors import InputError, LicenceError
+from provenance.errors import InputError
 from provenance.ids import content_id
-from provenance.licences import normalize_licence
+from provenance.licences import spdx_field
 from provenance.models import TermsStatus
 from provenance.yamlfile import line_of, load_yaml, validation_error
 
 SHIPPED = "teachers.yaml"
 _SLUG = r"^[a-z0-9][a-z0-9.\-]*$"
-
-
-def _spdx(value: str) -> str:
-    """Normalise an SPDX expression; a bad one becomes a validation error at its field."""
-    try:
-        return normalize_licence(value)
-    except LicenceError as exc:
-        raise ValueError(exc.message) from None
 
 
 class _Strict(BaseModel):
@@ -92,7 +84,7 @@ class PreviousTerms(_Strict):
     @field_validator("licence")
     @classmethod
     def _spdx(cls, value: str | None) -> str | None:
-        return _spdx(value) if value is not None else None
+        return spdx_field(value) if value is not None else None
 
 
 class TermsInfo(_Strict):
@@ -125,7 +117,7 @@ class DeclaredElsewhere(_Strict):
     @field_validator("licence")
     @classmethod
     def _spdx(cls, value: str) -> str:
-        return _spdx(value)
+        return spdx_field(value)
 
 
 class Entry(_Strict):
@@ -153,7 +145,7 @@ class Entry(_Strict):
     @field_validator("licence")
     @classmethod
     def _spdx(cls, value: str) -> str:
-        return _spdx(value)
+        return spdx_field(value)
 
     @field_validator("match")
     @classmethod
@@ -305,13 +297,14 @@ def load_registry(overrides: Iterable[str | Path] = ()) -> Registry:
         InputError: a file is malformed (see the module docstring); the message names the file,
             the line and the entry.
     """
-    files = [(str(p), _load_file(p)) for p in [shipped_path(), *overrides]]
-    registry = Registry(files)
-    _check_overlaps(registry, files)
+    loaded = [(str(p), *_load_file(p)) for p in [shipped_path(), *overrides]]
+    registry = Registry([(name, parsed) for name, parsed, _ in loaded])
+    _check_overlaps(registry, {name: (parsed, node) for name, parsed, node in loaded})
     return registry
 
 
-def _load_file(path: str | Path) -> RegistryFile:
+def _load_file(path: str | Path) -> tuple[RegistryFile, Any]:
+    """A registry file, validated, and its YAML node tree (for line numbers)."""
     data, node = load_yaml(path, "registry file")
     for section in ("entries", "licences"):
         for item in data.get(section) or []:
@@ -347,22 +340,24 @@ def _load_file(path: str | Path) -> RegistryFile:
                 path=path,
                 line=line_of(node, ["entries", i]),
             )
-    _NODES[str(path)] = node
-    return parsed
+    return parsed, node
 
 
-#: YAML node trees of loaded files, for line numbers of errors found after merging.
-_NODES: dict[str, Any] = {}
-
-
-def _check_overlaps(registry: Registry, files: Sequence[tuple[str, RegistryFile]]) -> None:
+def _check_overlaps(registry: Registry, files: dict[str, tuple[RegistryFile, Any]]) -> None:
     """Every known id (each entry's aliases) must resolve to its own entry alone."""
+
+    def error(entry_id: str, message: str) -> InputError:
+        path = registry.origin[entry_id]
+        parsed, node = files[path]
+        index = next(i for i, e in enumerate(parsed.entries) if e.id == entry_id)
+        return InputError(f"entry {entry_id!r}: {message}", path=path, line=line_of(node, ["entries", index]))
+
     alias_owner: dict[str, str] = {}
     for e in registry.entries.values():
         for alias in e.aliases:
             other = alias_owner.get(alias)
             if other is not None and other != e.id:
-                raise _entry_error(registry, e.id, f"alias {alias!r} is also an alias of entry {other!r}")
+                raise error(e.id, f"alias {alias!r} is also an alias of entry {other!r}")
             alias_owner[alias] = e.id
     entries = list(registry.entries.values())
     for e in entries:
@@ -379,30 +374,9 @@ def _check_overlaps(registry: Registry, files: Sequence[tuple[str, RegistryFile]
             if others:
                 o, p = others[0]
                 mine = [p2 for o2, p2 in hits if o2.id == e.id]
-                raise _entry_error(
-                    registry,
+                raise error(
                     o.id,
                     f"pattern {p!r} overlaps entry {e.id!r}: both match {alias!r}"
                     + (f" ({e.id!r} through {mine[0]!r})" if mine else f" (an alias of {e.id!r})")
                     + "; narrow the pattern, or override the entry by its id",
                 )
-
-
-def _entry_error(registry: Registry, entry_id: str, message: str) -> InputError:
-    path = registry.origin.get(entry_id, "")
-    node = _NODES.get(path)
-    line = None
-    if node is not None:
-        import yaml
-
-        for key, value in node.value if isinstance(node, yaml.MappingNode) else []:
-            if key.value == "entries" and isinstance(value, yaml.SequenceNode):
-                for item in value.value:
-                    ids = (
-                        [v.value for k, v in item.value if k.value == "id"]
-                        if isinstance(item, yaml.MappingNode)
-                        else []
-                    )
-                    if ids == [entry_id]:
-                        line = item.start_mark.line + 1
-    return InputError(f"entry {entry_id!r}: {message}", path=path or None, line=line)

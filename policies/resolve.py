@@ -81,29 +81,22 @@ class Resolution:
     via: str | None = None  # "alias" or the pattern that matched
     reason: str | None = None  # why it is unknown
 
-    @property
-    def known(self) -> bool:
-        """Whether exactly one entry matched."""
-        return self.entry is not None
-
 
 def resolve_model(registry: Registry, model: str) -> Resolution:
     """Resolve a teacher or student model id against the registry's model entries."""
-    from policies.registry import EntryKind
-
-    return _resolve(registry, model, datasets=False, kinds=(EntryKind.API, EntryKind.OPEN_WEIGHTS))
+    return _resolve(registry, model, datasets=False)
 
 
 def resolve_dataset(registry: Registry, source: str) -> Resolution:
     """Resolve a declared source (a dataset id, URL or file name) against the dataset entries."""
+    return _resolve(registry, source, datasets=True)
+
+
+def _resolve(registry: Registry, model: str, *, datasets: bool) -> Resolution:
     from policies.registry import EntryKind
 
-    return _resolve(registry, source, datasets=True, kinds=(EntryKind.DATASET,))
-
-
-def _resolve(registry: Registry, model: str, *, datasets: bool, kinds: tuple[object, ...]) -> Resolution:
     normalized = source_key(model) if datasets else normalize_model_id(model)
-    candidates = [e for e in registry.entries.values() if e.kind in kinds]
+    candidates = [e for e in registry.entries.values() if (e.kind is EntryKind.DATASET) == datasets]
     exact = [e for e in candidates if normalized in e.aliases]
     if len(exact) == 1:
         return Resolution(model, normalized, exact[0], via="alias")

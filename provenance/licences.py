@@ -83,3 +83,12 @@ def _canonical_case(rendered: str, known: dict[str, str]) -> str:
         return known.get(word.lower(), word)
 
     return re.sub(r"[A-Za-z0-9.\-+:]+", fix, rendered)
+
+
+def spdx_field(value: str) -> str:
+    """:func:`normalize_licence` for pydantic validators: a bad expression is a ValueError, so
+    the validation error names the field."""
+    try:
+        return normalize_licence(value)
+    except LicenceError as exc:
+        raise ValueError(exc.message) from None

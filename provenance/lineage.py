@@ -221,10 +221,10 @@ def recall(
         )
         params = [*version, *version]
         by = "terms"
+        rejudged = int(ledger.con.execute(_REJUDGED, params).fetchone()[0])
     result = Recall(by=by, matched=matched)
     if by == "terms":
-        result.judged = judged
-        result.rejudged = int(ledger.con.execute(_REJUDGED, [*params[3:], *params[3:]]).fetchone()[0])
+        result.judged, result.rejudged = judged, rejudged
     fetch = max(limit, 1) if limit is not None else 2**62  # one row at least: it carries the totals
     rows = ledger.rows(_walk_down(roots), [*params, max_depth, fetch])
     if rows:

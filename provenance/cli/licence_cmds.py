@@ -78,7 +78,7 @@ def check(
     from policies.judge import LicencePolicy
     from policies.licence_check import check_licences
     from policies.registry import load_registry
-    from provenance.errors import InputError, LicenceError
+    from provenance.errors import InputError
 
     registry = load_registry(registry_files)
     try:
@@ -93,8 +93,6 @@ def check(
         raise InputError(
             f"--student-licence: {exc.errors()[0]['msg'].removeprefix('Value error, ')}"
         ) from None
-    except LicenceError as exc:
-        raise InputError(f"--student-licence: {exc.message}") from None
     with state.open(read_only=False) as ledger:
         result = check_licences(ledger, registry, policy)
     if as_json:

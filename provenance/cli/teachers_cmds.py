@@ -124,49 +124,40 @@ def _entry_json(registry: Registry, e: Entry) -> dict[str, Any]:
 
 
 def _print_entry(registry: Registry, e: Entry) -> None:
+    # printed without rich markup: patterns and clauses contain brackets
     lines: list[str] = []
-    out = _Lines(lines)
-    out.print(f"{e.id}: {e.name} ({e.provider}, {e.kind.value}) · family {e.family}")
-    out.print(f"  from          {registry.origin.get(e.id)}")
-    out.print(f"  licence       {e.licence}")
+    add = lines.append
+    add(f"{e.id}: {e.name} ({e.provider}, {e.kind.value}) · family {e.family}")
+    add(f"  from          {registry.origin.get(e.id)}")
+    add(f"  licence       {e.licence}")
     if e.terms:
-        out.print(f"  terms         {e.terms.label()}" + (f": {e.terms.clause}" if e.terms.clause else ""))
+        add(f"  terms         {e.terms.label()}" + (f": {e.terms.clause}" if e.terms.clause else ""))
         for p in e.terms.previous:
-            out.print(f"    earlier     {e.terms.id}@{p.version}" + (f" ({p.licence})" if p.licence else ""))
-    out.print(f"  training      {e.training.value}")
-    out.print(f"  student commercial use: {e.student_commercial}")
+            add(f"    earlier     {e.terms.id}@{p.version}" + (f" ({p.licence})" if p.licence else ""))
+    add(f"  training      {e.training.value}")
+    add(f"  student commercial use: {e.student_commercial}")
     if e.same_family:
-        out.print(
+        add(
             f"  same family   {', '.join(e.same_family.families)} → {e.same_family.training.value}: "
             f"{e.same_family.reason}"
         )
     for o in e.obligations:
-        out.print(
+        add(
             f"  obligation    [{o.kind.value}{', if distributed' if o.when == 'distributed' else ''}] "
             + o.text
         )
     for c in e.conflicts:
-        out.print(f"  also declared {c.licence} in {c.where}")
+        add(f"  also declared {c.licence} in {c.where}")
     if e.match:
-        out.print(f"  patterns      {'  '.join(e.match)}")
+        add(f"  patterns      {'  '.join(e.match)}")
     if e.aliases:
-        out.print(f"  aliases       {', '.join(e.aliases)}")
+        add(f"  aliases       {', '.join(e.aliases)}")
     if e.notes:
-        out.print(f"  notes         {e.notes}")
+        add(f"  notes         {e.notes}")
     for ev in e.evidence:
-        out.print(
+        add(
             f"  evidence [{ev.level}] {ev.source}"
             + (f" <{ev.url}>" if ev.url else "")
             + f", retrieved {ev.retrieved}"
         )
     console().print("\n".join(lines), markup=False)
-
-
-class _Lines:
-    """Collects lines to print without rich markup (patterns and clauses contain brackets)."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
-
-    def print(self, text: str) -> None:
-        self.lines.append(text)
