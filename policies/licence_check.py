@@ -57,6 +57,7 @@ class LicenceResult:
     registry_version: str
     registry_hash: str
     config_hash: str
+    context_id: int = 0
     examples: int = 0
     judged: int = 0
     reused: int = 0
@@ -135,54 +136,7 @@ def check_licences(ledger: Ledger, registry: Registry, policy: LicencePolicy) ->
                 "registry_hash": registry.hash,
             },
         )
-        context_id, fresh = ensure_context(
-            ledger,
-            check=CHECK,
-            version=VERSION,
-            config=judge.config,
-            run_id=run_id,
-            registry_version=registry.version,
-            registry_hash=registry.hash,
-        )
-        result = LicenceResult(
-            run_id=run_id,
-            policy=policy.model_dump(mode="json"),
-            student=judge.student.as_dict(),
-            student_finding=judge.student_finding(),
-            registry_version=registry.version,
-            registry_hash=registry.hash,
-            config_hash=judge.config_hash,
-        )
-        sets = ledger.rows(_SETS)
-        by_set = _judge_sets(judge, sets)
-        ledger.con.execute(_CANDIDATES)
-        combos = {r["combo"]: r["n"] for r in ledger.rows(_COMBO_COUNTS)}
-        by_combo: dict[str, Judgement] = dict(by_set)  # every set, so any single-set combination maps
-        for combo in combos:
-            if combo not in by_combo:
-                parts = [by_set[s] for s in combo.split(",")]
-                by_combo[combo] = combine(parts, f"{len(parts)} provenance claims; the most restrictive wins")
-        numbers = _store_judgements(ledger, by_combo, context_id, run_id)
-        batch = new_batch(ledger, context_id, run_id)
-        result.judged = _store_decisions(ledger, by_combo, numbers, batch, check_stored=not fresh)
-        close_batch(ledger, batch, result.judged)
-        per_set: dict[str, int] = defaultdict(int)
-        for combo, n in combos.items():
-            v = by_combo[combo].verdict.value
-            result.verdicts[v] = result.verdicts.get(v, 0) + n
-            for set_id in combo.split(","):
-                per_set[set_id] += n
-        result.examples = sum(result.verdicts.values())
-        result.reused = result.examples - result.judged
-        result.rows = _teacher_rows(sets, by_set, per_set)
-        ledger.con.execute("DROP TABLE temp.licence_candidates")
-        seen: dict[str, dict[str, Any]] = {}
-        for combo in combos:
-            for o in by_combo[combo].obligations:
-                seen.setdefault(content_id(o), o)
-        for o in result.student_finding.obligations:
-            seen.setdefault(content_id(o), o)
-        result.obligations = list(seen.values())
+        result = judge_ledger(ledger, registry, judge, run_id)
         ledger.end_run(
             run_id,
             {
@@ -193,6 +147,73 @@ def check_licences(ledger: Ledger, registry: Registry, policy: LicencePolicy) ->
             },
             status="ok" if result.ok else "failed",
         )
+    return result
+
+
+def judge_ledger(
+    ledger: Ledger,
+    registry: Registry,
+    judge: Judge,
+    run_id: str,
+    *,
+    pack: dict[str, Any] | None = None,
+    action: str = "drop",
+) -> LicenceResult:
+    """The licence check inside a caller's transaction and run.
+
+    ``pack`` (name, hash, check name) goes into the decision context; ``action`` is the decision
+    for examples the policy does not permit.
+    """
+    config = judge.config if pack is None else {**judge.config, "pack": pack, "action": action}
+    context_id, fresh = ensure_context(
+        ledger,
+        check=pack.get("check", CHECK) if pack else CHECK,
+        version=VERSION,
+        config=config,
+        run_id=run_id,
+        registry_version=registry.version,
+        registry_hash=registry.hash,
+    )
+    result = LicenceResult(
+        run_id=run_id,
+        policy=judge.policy.model_dump(mode="json"),
+        student=judge.student.as_dict(),
+        student_finding=judge.student_finding(),
+        registry_version=registry.version,
+        registry_hash=registry.hash,
+        config_hash=judge.config_hash,
+        context_id=context_id,
+    )
+    sets = ledger.rows(_SETS)
+    by_set = _judge_sets(judge, sets)
+    ledger.con.execute(_CANDIDATES)
+    combos = {r["combo"]: r["n"] for r in ledger.rows(_COMBO_COUNTS)}
+    by_combo: dict[str, Judgement] = dict(by_set)  # every set, so any single-set combination maps
+    for combo in combos:
+        if combo not in by_combo:
+            parts = [by_set[s] for s in combo.split(",")]
+            by_combo[combo] = combine(parts, f"{len(parts)} provenance claims; the most restrictive wins")
+    numbers = _store_judgements(ledger, by_combo, context_id, run_id)
+    batch = new_batch(ledger, context_id, run_id)
+    result.judged = _store_decisions(ledger, by_combo, numbers, batch, check_stored=not fresh, refused=action)
+    close_batch(ledger, batch, result.judged)
+    per_set: dict[str, int] = defaultdict(int)
+    for combo, n in combos.items():
+        v = by_combo[combo].verdict.value
+        result.verdicts[v] = result.verdicts.get(v, 0) + n
+        for set_id in combo.split(","):
+            per_set[set_id] += n
+    result.examples = sum(result.verdicts.values())
+    result.reused = result.examples - result.judged
+    result.rows = _teacher_rows(sets, by_set, per_set)
+    ledger.con.execute("DROP TABLE temp.licence_candidates")
+    seen: dict[str, dict[str, Any]] = {}
+    for combo in combos:
+        for o in by_combo[combo].obligations:
+            seen.setdefault(content_id(o), o)
+    for o in result.student_finding.obligations:
+        seen.setdefault(content_id(o), o)
+    result.obligations = list(seen.values())
     return result
 
 
@@ -262,7 +283,13 @@ def basis_of(combo: str) -> int:
 
 
 def _store_decisions(
-    ledger: Ledger, by_combo: dict[str, Judgement], numbers: dict[str, int], batch: int, *, check_stored: bool
+    ledger: Ledger,
+    by_combo: dict[str, Judgement],
+    numbers: dict[str, int],
+    batch: int,
+    *,
+    check_stored: bool,
+    refused: str = "drop",
 ) -> int:
     """Write one decision per example whose current decision is not stored yet; return how many.
 
@@ -276,7 +303,7 @@ def _store_decisions(
             "basis": pa.array([basis_of(c) for c in combos], pa.int64()),
             "ref": pa.array([numbers[c] for c in combos], pa.int32()),
             "verdict": [by_combo[c].verdict.value for c in combos],
-            "decision": ["pass" if by_combo[c].permitted else "drop" for c in combos],
+            "decision": ["pass" if by_combo[c].permitted else refused for c in combos],
         }
     )
     stored = (

@@ -32,6 +32,8 @@ TABLES = (
     "decisions",
     "licence_judgements",
     "judgement_terms",
+    "policy_packs",
+    "check_runs",
 )
 
 
@@ -55,6 +57,19 @@ def ledger(db: Path):
 
     with Ledger.open(db) as opened:
         yield opened
+
+
+@pytest.fixture
+def example(db: Path) -> Path:
+    """The bundled example: 175 human seeds, 252 text-davinci-003 and 252 davinci outputs."""
+    for args in (
+        ["seeds", "import", str(EXAMPLES / "seed_tasks.jsonl"), "--manifest", str(EXAMPLES / "seeds.yaml")],
+        ["import", str(EXAMPLES / "text-davinci-003_predictions.jsonl"),
+         "--manifest", str(EXAMPLES / "text-davinci-003.yaml")],
+        ["import", str(EXAMPLES / "davinci_predictions.jsonl"), "--manifest", str(EXAMPLES / "davinci.yaml")],
+    ):  # fmt: skip
+        assert run_cli(*args, db=db).exit_code == 0
+    return db
 
 
 def snapshot(path: Path) -> dict[str, Any]:

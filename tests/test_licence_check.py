@@ -17,19 +17,6 @@ from tests.conftest import EXAMPLES, run_cli, snapshot
 MISTRAL = "mistralai/Mistral-7B-v0.3"
 
 
-@pytest.fixture
-def example(db: Path) -> Path:
-    """The bundled example: 175 human seeds, 252 text-davinci-003 and 252 davinci outputs."""
-    for args in (
-        ["seeds", "import", str(EXAMPLES / "seed_tasks.jsonl"), "--manifest", str(EXAMPLES / "seeds.yaml")],
-        ["import", str(EXAMPLES / "text-davinci-003_predictions.jsonl"),
-         "--manifest", str(EXAMPLES / "text-davinci-003.yaml")],
-        ["import", str(EXAMPLES / "davinci_predictions.jsonl"), "--manifest", str(EXAMPLES / "davinci.yaml")],
-    ):  # fmt: skip
-        assert run_cli(*args, db=db).exit_code == 0
-    return db
-
-
 def check(db: Path, *args: str) -> tuple[int, dict]:
     result = run_cli("licence", "check", *args, "--json", db=db)
     assert result.exit_code in (0, 1), result.output

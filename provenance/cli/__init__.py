@@ -30,6 +30,7 @@ _COMMANDS = {
     "export": "provenance.cli.export_cmd:export",
     "teachers": "provenance.cli.teachers_cmds:teachers",
     "licence": "provenance.cli.licence_cmds:licence",
+    "check": "provenance.cli.check_cmd:check",
 }
 _ALIASES = {"license": "licence"}
 

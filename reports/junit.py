@@ -1,0 +1,112 @@
+"""JUnit XML for CI systems, read from the ledger's record of one ``provenance check`` run.
+
+One test suite per run, one test case per check: a failure when the check blocked (a block
+decision fired, or the pack requires a check that did not run), skipped when it did not run and
+the pack only reports that, passed otherwise. Each blocked example is a test case of its own (up to
+``limit``), so a CI system lists exactly what to fix. Counts and top reasons go into system-out.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from provenance.ledger import Ledger
+
+_CURRENT = """
+    SELECT example_id, arg_max(decision, batch_id) AS decision, arg_max(reason, batch_id) AS reason,
+           arg_max(ref, batch_id) AS ref
+    FROM decisions WHERE batch_id IN (SELECT batch_id FROM decision_batches WHERE context_id = ?)
+    GROUP BY example_id
+"""
+
+
+def junit_xml(ledger: Ledger, run_id: str, *, limit: int = 1000) -> bytes:
+    """The JUnit XML document for a check run."""
+    run = ledger.rows("SELECT started_at, finished_at, params FROM runs WHERE run_id = ?", [run_id])
+    if not run:
+        raise LookupError(f"no run {run_id} in the ledger")
+    params = json.loads(run[0]["params"] or "{}")
+    checks = ledger.rows("SELECT * FROM check_runs WHERE run_id = ? ORDER BY position", [run_id])
+    suites = ET.Element("testsuites", name="provenance check")
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name=f"policy pack {params.get('pack', '?')}",
+        timestamp=str(run[0]["started_at"]).replace(" ", "T"),
+    )
+    props = ET.SubElement(suite, "properties")
+    for key in ("pack", "pack_hash", "path", "student"):
+        ET.SubElement(props, "property", name=key, value=str(params.get(key) or ""))
+    ET.SubElement(props, "property", name="run_id", value=run_id)
+    tests = failures = skipped = 0
+    for c in checks:
+        tests += 1
+        counts = json.loads(c["counts"])
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"provenance.{c['check_kind']}",
+            name=c["check_name"],
+            time=f"{c['seconds']:.3f}",
+        )
+        summary = _summary(c, counts)
+        if c["status"] == "not-run" and not c["blocking"]:
+            skipped += 1
+            ET.SubElement(case, "skipped", message=f"not run: {c['reason']}")
+        elif c["blocking"]:
+            failures += 1
+            message = (
+                f"not run, and the pack requires it: {c['reason']}"
+                if c["status"] == "not-run"
+                else f"{counts.get('block', 0)} example(s) blocked by {c['check_name']}"
+            )
+            ET.SubElement(case, "failure", message=message, type="blocked").text = summary
+        ET.SubElement(case, "system-out").text = summary
+        if c["status"] == "ran" and counts.get("block") and c["context_id"] is not None:
+            for row in ledger.rows(
+                f"SELECT c.example_id, coalesce(c.reason, j.reason) AS reason FROM ({_CURRENT}) c "
+                "LEFT JOIN licence_judgements j ON j.judgement_no = c.ref "
+                "WHERE c.decision = 'block' ORDER BY c.example_id LIMIT ?",
+                [c["context_id"], limit],
+            ):
+                tests += 1
+                failures += 1
+                ex = ET.SubElement(
+                    suite,
+                    "testcase",
+                    classname=f"provenance.{c['check_name']}.examples",
+                    name=row["example_id"],
+                )
+                ET.SubElement(ex, "failure", message=str(row["reason"]), type="block")
+    suite.set("tests", str(tests))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    suite.set("skipped", str(skipped))
+    suites.set("tests", str(tests))
+    suites.set("failures", str(failures))
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+
+
+def write_junit(ledger: Ledger, run_id: str, path: str | Path) -> Path:
+    """Write the JUnit XML of a check run to ``path``."""
+    path = Path(path)
+    path.write_bytes(junit_xml(ledger, run_id))
+    return path
+
+
+def _summary(c: dict[str, Any], counts: dict[str, int]) -> str:
+    lines = [
+        f"check {c['check_name']} ({c['check_kind']} v{c['check_version']}), action {c['action']}: "
+        f"{c['status']}",
+        "decisions: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"),
+    ]
+    if c["reason"]:
+        lines.append(f"reason: {c['reason']}")
+    for reason, n in json.loads(c["top_reasons"]):
+        lines.append(f"  {n} x {reason}")
+    lines += json.loads(c["notes"] or "[]")
+    return "\n".join(lines)
