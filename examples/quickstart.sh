@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the bundled example: sets up .venv once, then records the Self-Instruct seeds
-# and two recorded OpenAI teachers' outputs in a DuckDB ledger and prints its summary.
+# and two recorded OpenAI teachers' outputs in a DuckDB ledger, prints its summary, and runs the
+# licence policy and the commercial policy pack over it.
 # Offline, no API key. Running it again adds nothing (imports are idempotent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,3 +29,8 @@ else
 fi
 echo
 $p licence check --use research --student tiny
+
+# The content checks of the commercial policy pack (licence, PII, profanity, toxicity,
+# contamination, duplicates, diversity), with a JUnit report as a CI system would keep it.
+echo
+$p check --policy commercial --junit example-junit.xml

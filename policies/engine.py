@@ -200,7 +200,10 @@ class _Runner:
             check = self.checks.get(spec.name) or cls(settings)
             self.checks[spec.name] = check
             try:
-                check.load()
+                check.ensure_available()
+                score_hash = content_id(check.identity())
+                if isinstance(check, SequentialCheck):
+                    check.load()
             except CheckUnavailable as exc:
                 report.status = "not-run"
                 report.reason = str(exc)
@@ -214,7 +217,7 @@ class _Runner:
                 "pack": {"name": self.loaded.pack.name, "hash": self.loaded.pack.hash},
                 "action": spec.action.value,
                 "settings": settings.model_dump(mode="json"),
-                "score_hash": content_id(check.identity()),
+                "score_hash": score_hash,
             }
             with self.ledger.transaction():
                 context_id, _ = ensure_context(
@@ -292,7 +295,8 @@ class _Runner:
         total = len(todo)
         if self.progress:
             self.progress(spec.name, 0, total)
-        if total:
+        if total and not siblings:
+            check.load()
             check.prepare(total)
         done = 0
         pages = _pages(con, todo)
@@ -322,7 +326,9 @@ class _Runner:
         ids = page.column("example_id").to_pylist()
         stored = _stored_scores(self.ledger.con, siblings, ids) if siblings else {}
         need = [i for i, e in enumerate(ids) if e not in stored]
-        fresh = check.score(page.take(need).to_batches(max_chunksize=len(need))[0]) if need else []
+        if need:
+            check.load()
+        fresh = check.score(_rows(page, need)) if need else []
         scores: list[Any] = [stored.get(e) for e in ids]
         for i, s in zip(need, fresh, strict=True):
             scores[i] = s
@@ -381,7 +387,7 @@ class _Runner:
             for page in _pages(con, rows):
                 ids = page.column("example_id").to_pylist()
                 keep = [i for i, e in enumerate(ids) if e not in parents]
-                sub = page.take(keep).combine_chunks()
+                sub = page.take(pa.array(keep, pa.int64())).combine_chunks()
                 flags = pa.array([ids[i] in seed_ids for i in keep])
                 yield pa.RecordBatch.from_arrays(
                     [c.chunk(0) if c.num_chunks else pa.array([], c.type) for c in sub.columns] + [flags],
@@ -462,6 +468,11 @@ def _pages(con: Any, rows: list[int]) -> Iterator[pa.Table]:
         i = j
 
 
+def _rows(page: pa.Table, indices: list[int]) -> pa.RecordBatch:
+    """The rows at ``indices`` as one record batch."""
+    return page.take(pa.array(indices, pa.int64())).combine_chunks().to_batches()[0]
+
+
 def _stored_scores(con: Any, contexts: list[int], ids: list[str]) -> dict[str, dict[str, Any]]:
     """Scores stored for these examples under sibling contexts (same score identity)."""
     _ids = pa.table({"example_id": ids})
@@ -525,7 +536,8 @@ def _redact(
     hits = [i for i, o in enumerate(outcomes) if o.hit]
     if not hits:
         return 0
-    return write_redacted(ledger, check, page.take(hits), [scores[i] for i in hits], run_id)
+    rows = page.take(pa.array(hits, pa.int64()))
+    return write_redacted(ledger, check, rows, [scores[i] for i in hits], run_id)
 
 
 def _store_check_run(ledger: Ledger, run_id: str, position: int, pack_hash: str, r: CheckReport) -> None:

@@ -34,10 +34,12 @@ def records(db: Path, check_name: str) -> dict[str, dict[str, Any]]:
     """Current decision per example for a check (latest batch), with the example's text."""
     with Ledger.open(db, read_only=True) as ledger:
         rows = ledger.rows(
-            "SELECT d.example_id, arg_max(d.decision, d.batch_id) AS decision, arg_max(d.reason, d.batch_id) AS reason, "
-            "arg_max(d.score, d.batch_id) AS score, arg_max(d.details, d.batch_id)::VARCHAR AS details, "
-            "any_value(e.instruction) AS instruction, any_value(e.input) AS input, any_value(e.output) AS output "
-            "FROM decision_records d JOIN examples e USING (example_id) WHERE d.check_name = ? GROUP BY d.example_id",
+            "SELECT d.example_id, arg_max(d.decision, d.batch_id) AS decision, "
+            "arg_max(d.reason, d.batch_id) AS reason, arg_max(d.score, d.batch_id) AS score, "
+            "arg_max(d.details, d.batch_id)::VARCHAR AS details, any_value(e.instruction) AS instruction, "
+            "any_value(e.input) AS input, any_value(e.output) AS output "
+            "FROM decision_records d JOIN examples e USING (example_id) WHERE d.check_name = ? "
+            "GROUP BY d.example_id",
             [check_name],
         )
     return {r["example_id"]: {**r, "details": json.loads(r["details"] or "{}")} for r in rows}
@@ -134,7 +136,7 @@ def test_a_changed_threshold_is_decided_from_stored_scores_and_new_examples_alon
     check(example, pack(tmp_path, base.format(0.5), "a.yaml"))
     strict = check(example, pack(tmp_path, base.format(0.3), "b.yaml"))
     pii = by_name(strict)["pii"]
-    assert pii["scored"] == 0 and pii["redecided"] == 680 + 0 or pii["redecided"] >= 679
+    assert pii["scored"] == 0 and pii["redecided"] == 679
     # a lower threshold flags at least as much
     loose_flags = sum(1 for r in records(example, "pii").values() if r["decision"] == "flag")
     assert loose_flags >= 1
@@ -277,7 +279,7 @@ def test_contamination_by_ngrams_without_rouge(db: Path, tmp_path: Path, write_j
     long_input = next(i["input"] for e in evals for i in e["instances"] if len(i["input"].split()) > 40)
     add(db, write_jsonl, [
         {"instruction": "Summarise this.", "input": "Background: " + long_input, "output": "…"},
-        {"instruction": "Summarise this.", "input": "A short unrelated note about tide pools.", "output": "…"},
+        {"instruction": "Summarise this.", "input": "A short note about tide pools.", "output": "…"},
     ])  # fmt: skip
     policy = pack(tmp_path, "  - check: contamination\n    action: drop\n    settings:\n"
                   "      evalsets: [self-instruct-user-oriented]\n")  # fmt: skip
@@ -344,9 +346,11 @@ def test_bad_texts_get_a_decision_from_every_check(
     )
     body = (
         "  - check: pii\n    action: flag\n  - check: profanity\n    action: flag\n"
-        "  - check: contamination\n    action: flag\n    settings: {evalsets: [self-instruct-user-oriented], rouge_l: 0.7}\n"
+        "  - check: contamination\n    action: flag\n"
+        "    settings: {evalsets: [self-instruct-user-oriented], rouge_l: 0.7}\n"
         "  - check: duplicates\n    action: flag\n  - check: diversity\n    action: flag\n"
-        f"  - check: toxicity\n    action: flag\n    settings: {{checkpoint: {checkpoint}, config: {config}}}\n"
+        "  - check: toxicity\n    action: flag\n"
+        f"    settings: {{checkpoint: {checkpoint}, config: {config}}}\n"
         "  - check: licence\n    action: flag\n"
     )
     out = check(db, pack(tmp_path, body))
@@ -371,3 +375,30 @@ def test_a_failed_check_run_leaves_earlier_commits_consistent(
     assert result.exit_code == 3 and "model crashed" in result.stderr
     after = snapshot(example)
     assert after["decisions"] == before["decisions"]  # the failed page wrote nothing
+
+
+def test_small_pages_and_pages_of_redacted_copies_only(
+    db: Path, tmp_path: Path, write_jsonl, monkeypatch
+) -> None:
+    import policies.engine
+
+    monkeypatch.setattr(policies.engine, "PAGE", 1)  # every page is one example; some only a redacted copy
+    add(db, write_jsonl, [
+        {"instruction": f"Write to person {i}", "input": f"p{i}@example.org", "output": "Sent."}
+        for i in range(4)
+    ] + [{"instruction": "Write to person 0", "input": "p0@example.org", "output": "Sent."}])  # fmt: skip
+    body = "  - check: pii\n    action: redact\n  - check: duplicates\n    action: drop\n"
+    body += "  - check: diversity\n    action: drop\n"
+    out = check(db, pack(tmp_path, body))
+    assert out["redacted"] == 4
+    dup = by_name(out)["duplicates"]
+    assert dup["examples"] == 8 and dup["counts"] == {"pass": 8}
+    # a redacted copy takes its original's diversity decision
+    rows = records(db, "diversity")
+    with Ledger.open(db, read_only=True) as ledger:
+        edges = ledger.con.execute(
+            "SELECT child_id, parent_id FROM lineage WHERE relation = 'redacted-from'"
+        ).fetchall()
+    assert len(edges) == 4
+    for child, parent in edges:
+        assert rows[child]["decision"] == rows[parent]["decision"]

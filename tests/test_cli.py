@@ -55,6 +55,7 @@ def test_the_command_set_is_complete() -> None:
         "teachers show",
         "licence",
         "licence check",
+        "check",
     } <= names
 
 

@@ -126,20 +126,11 @@ def supported_entities(recognizers: str | None, language: str = "en") -> frozens
 def build_analyzer(settings: PiiSettings) -> tuple[Any, str | None]:
     """A presidio AnalyzerEngine from an explicit, local NLP configuration; and the NER model, if any."""
     _offline_presidio()
-    import spacy
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-    model = settings.spacy_model
-    ner: str | None = None
-    if model == "auto":
-        model = next((m for m in _NER_MODELS if spacy.util.is_package(m)), "blank")
-    if model == "blank":
-        model_path = _blank_pipeline(settings.language)
-    else:
-        if not (spacy.util.is_package(model) or Path(model).exists()):
-            raise CheckUnavailable(f"spaCy model {model!r} is not installed; {_NER_HINT}")
-        model_path, ner = model, model
+    ner = ner_model(settings)
+    model_path = ner if ner is not None else _blank_pipeline(settings.language)
     nlp = NlpEngineProvider(
         nlp_configuration={
             "nlp_engine_name": "spacy",
@@ -152,6 +143,20 @@ def build_analyzer(settings: PiiSettings) -> tuple[Any, str | None]:
         registry.add_recognizers_from_yaml(settings.recognizers)
     engine = AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=[settings.language])
     return engine, ner
+
+
+def ner_model(settings: PiiSettings) -> str | None:
+    """The spaCy model that gives NER entities, or None for patterns only (a blank pipeline)."""
+    import spacy.util
+
+    model = settings.spacy_model
+    if model == "auto":
+        return next((m for m in _NER_MODELS if spacy.util.is_package(m)), None)
+    if model == "blank":
+        return None
+    if not (spacy.util.is_package(model) or Path(model).exists()):
+        raise CheckUnavailable(f"spaCy model {model!r} is not installed; {_NER_HINT}")
+    return model
 
 
 def _blank_pipeline(language: str) -> str:
@@ -304,8 +309,6 @@ class PiiCheck(BatchCheck):
             self.analyzer.close()
 
     def identity(self) -> dict[str, Any]:
-        import presidio_analyzer
-
         s = self.settings
         return {
             "entities": sorted(s.entities),
@@ -313,17 +316,22 @@ class PiiCheck(BatchCheck):
             "recognizers": digest_file(s.recognizers) if s.recognizers else None,
             "language": s.language,
             "fields": s.fields,
-            "ner": self.analyzer.ner,
-            "presidio": getattr(presidio_analyzer, "__version__", None) or _version("presidio-analyzer"),
+            "ner": self._ner(),
+            "presidio": _version("presidio-analyzer"),
         }
 
+    def _ner(self) -> str | None:
+        if not hasattr(self, "_ner_model"):
+            self._ner_model = ner_model(self.settings)
+        return self._ner_model
+
     def notes(self) -> list[str]:
-        if self.analyzer.ner is None:
+        if self._ner() is None:
             return [
                 f"PERSON detection was off: no spaCy NER model is installed (patterns only); {_NER_HINT}."
             ]
         return [
-            f"PERSON and other NER entities came from spaCy model {self.analyzer.ner}, which also tags some "
+            f"PERSON and other NER entities came from spaCy model {self._ner()}, which also tags some "
             "technical words (e.g. 'Python') as LOCATION."
         ]
 

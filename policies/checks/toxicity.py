@@ -79,30 +79,45 @@ class ToxicityCheck(BatchCheck):
     Settings = ToxicitySettings
     settings: ToxicitySettings
 
-    def _load(self) -> None:
-        from policies.detox import DetoxifyMissing, DetoxifyScorer, locate
+    def _files(self) -> tuple[Any, Any]:
+        """The checkpoint and the config directory (raises CheckUnavailable when missing)."""
+        from policies.detox import DetoxifyMissing, locate
 
         s = self.settings
         try:
-            checkpoint, config = locate(s.model, s.checkpoint, s.config)
+            return locate(s.model, s.checkpoint, s.config)
         except DetoxifyMissing as exc:
             raise CheckUnavailable(str(exc)) from None
-        self.scorer = DetoxifyScorer(checkpoint, config, batch_size=s.batch_size)
-        missing = [label for label in s.thresholds if label not in self.scorer.labels]
+
+    def _load(self) -> None:
+        from policies.detox import DetoxifyScorer
+
+        checkpoint, config = self._files()
+        self.scorer = DetoxifyScorer(checkpoint, config, batch_size=self.settings.batch_size)
+        missing = [label for label in self.settings.thresholds if label not in self.scorer.labels]
         if missing:
-            raise CheckUnavailable(
-                f"the {s.model} checkpoint {checkpoint} has no label {', '.join(missing)} "
+            raise ValueError(
+                f"the {self.settings.model} checkpoint {checkpoint} has no label {', '.join(missing)} "
                 f"(its labels: {', '.join(self.scorer.labels)}); fix the pack's thresholds"
             )
 
     def identity(self) -> dict[str, Any]:
-        return {"model": self.scorer.identity, "fields": self.settings.fields}
+        from policies.detox import config_sha256, file_sha256
+
+        checkpoint, config = self._files()
+        if getattr(self, "_identity", None) is None:
+            self._identity = {
+                "model": self.settings.model,
+                "checkpoint_sha256": file_sha256(checkpoint),
+                "config_sha256": config_sha256(config),
+                "fields": self.settings.fields,
+            }
+        return self._identity
 
     def notes(self) -> list[str]:
-        ident = self.scorer.identity
         return [
             f"toxicity scored by detoxify model '{self.settings.model}' "
-            f"(checkpoint {str(ident.get('checkpoint_sha256', ''))[:12]})"
+            f"(checkpoint {self.identity()['checkpoint_sha256'][:12]})"
         ]
 
     def score(self, batch: pa.RecordBatch) -> list[dict[str, Any]]:
