@@ -72,7 +72,9 @@ def tree_rss(pid: int) -> int:
 def run(args: list[str], env: dict[str, str]) -> tuple[float, int, subprocess.CompletedProcess[str]]:
     """Run a command; return wall seconds, peak tree RSS, and the result."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    )
     peak = 0
     done = threading.Event()
 
@@ -102,8 +104,8 @@ def main() -> None:
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
         env = {**os.environ, "PROVENANCE_DB": str(Path(tmp) / "ledger.duckdb"), "HF_HUB_OFFLINE": "1"}
         seconds, peak, res = run(
-            [*CLI, "import", str(data), "--format", "jsonl", "--origin", "machine", "--teacher", "gpt-oss-120b",
-             "--licence", "Apache-2.0"],
+            [*CLI, "import", str(data), "--format", "jsonl", "--origin", "machine",
+             "--teacher", "gpt-oss-120b", "--licence", "Apache-2.0"],
             env,
         )  # fmt: skip
         assert res.returncode == 0, res.stderr

@@ -62,7 +62,9 @@ def main() -> None:
     def baseline(items: list[str]) -> tuple[float, list]:
         t = time.perf_counter()
         found = [
-            clean_findings(engine.analyze(text=x, language="en", entities=settings.entities, score_threshold=0))
+            clean_findings(
+                engine.analyze(text=x, language="en", entities=settings.entities, score_threshold=0)
+            )
             for x in items
         ]
         return time.perf_counter() - t, found

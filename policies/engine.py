@@ -413,8 +413,7 @@ class _Runner:
                 ids.append(example_id)
                 outs.append(o)
                 decisions.append(decision)
-        report.scored = len(outcomes)
-        report.reused = len(outcomes) - len(ids)
+        report.scored = len(ids)  # decided now (new, or changed because earlier examples changed)
         if ids:
             with self.ledger.transaction():
                 batch_id = new_batch(self.ledger, ctx, self.result.run_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -68,3 +69,32 @@ def digest_file(path: str, chunk_size: int = 1 << 20) -> str:
         while chunk := f.read(chunk_size):
             h.update(chunk)
     return h.hexdigest()
+
+
+def digest_file_cached(path: str | Path) -> str:
+    """:func:`digest_file`, remembered per (path, size, modification time) in the user's cache.
+
+    For large model files whose digest is part of every run's identity: hashed once, not per run.
+    """
+    import os
+
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "provenance" / "digests.json"
+    try:
+        known: dict[str, str] = json.loads(cache.read_text("utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return known[key]
+    digest = digest_file(str(path))
+    known[key] = digest
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known), "utf-8")
+        tmp.replace(cache)
+    except OSError:
+        pass  # a read-only home: hash again next time
+    return digest

@@ -74,4 +74,8 @@ def test_quickstart_script_runs_and_is_idempotent(tmp_path: Path) -> None:
     assert second.returncode == 0 and second.stdout.count("nothing new") == 3
     assert "679 examples: allowed 175 · prohibited 504 (679 judged now" in first.stdout
     assert "679 examples: allowed 175 · non_competing_only 504" in first.stdout
-    assert "0 judged now, 679 decisions reused" in second.stdout
+    # the pack's PII redaction added redacted copies; on the second run nothing is judged or scored again
+    assert "judged now, 679 decisions reused" in second.stdout
+    assert "policy pack commercial" in first.stdout and "NOT RUN" in first.stdout
+    assert "PERSON detection was off" in first.stdout
+    assert "scored now: 0 " in second.stdout and "ok: no block action fired" in second.stdout

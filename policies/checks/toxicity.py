@@ -93,7 +93,9 @@ class ToxicityCheck(BatchCheck):
         from policies.detox import DetoxifyScorer
 
         checkpoint, config = self._files()
-        self.scorer = DetoxifyScorer(checkpoint, config, batch_size=self.settings.batch_size)
+        self.scorer = DetoxifyScorer(
+            checkpoint, config, batch_size=self.settings.batch_size, model_type=self.settings.model
+        )
         missing = [label for label in self.settings.thresholds if label not in self.scorer.labels]
         if missing:
             raise ValueError(
@@ -102,13 +104,14 @@ class ToxicityCheck(BatchCheck):
             )
 
     def identity(self) -> dict[str, Any]:
-        from policies.detox import config_sha256, file_sha256
+        from policies.detox import config_sha256
+        from provenance.ids import digest_file_cached
 
         checkpoint, config = self._files()
         if getattr(self, "_identity", None) is None:
             self._identity = {
                 "model": self.settings.model,
-                "checkpoint_sha256": file_sha256(checkpoint),
+                "checkpoint_sha256": digest_file_cached(checkpoint),
                 "config_sha256": config_sha256(config),
                 "fields": self.settings.fields,
             }

@@ -106,6 +106,10 @@ def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
         yield update
 
 
+def _clip(text: str, width: int = 48) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _print(r: PackResult, junit_path: str | None) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -116,11 +120,11 @@ def _print(r: PackResult, junit_path: str | None) -> None:
         f"registry {r.registry_version} · {r.examples:,} examples"
     )
     table = Table(show_edge=False, pad_edge=False, box=None)
-    table.add_column("check")
-    table.add_column("action")
+    table.add_column("check", no_wrap=True, min_width=len(max((c.name for c in r.checks), key=len)))
+    table.add_column("action", no_wrap=True, min_width=6)
     for _, title in _COLUMNS:
-        table.add_column(title, justify="right")
-    table.add_column("top reason", overflow="fold")
+        table.add_column(title, justify="right", no_wrap=True, min_width=len(title))
+    table.add_column("top reason", no_wrap=True, overflow="ellipsis", ratio=1)
     for c in r.checks:
         if c.status == "not-run":
             style = "red" if c.blocking else "yellow"
@@ -131,7 +135,7 @@ def _print(r: PackResult, junit_path: str | None) -> None:
             n = c.counts.get(key, 0)
             style = {"block": "red", "drop": "yellow", "flag": "yellow", "redact": "cyan"}.get(key)
             cells.append(f"[{style}]{n:,}[/]" if n and style else f"{n:,}")
-        top = f"{c.top_reasons[0][1]:,} x {c.top_reasons[0][0]}" if c.top_reasons else ""
+        top = f"{c.top_reasons[0][1]:,} x {_clip(c.top_reasons[0][0])}" if c.top_reasons else ""
         table.add_row(escape(c.name), c.action, *cells, escape(top))
     out.print()
     out.print(table)
