@@ -402,3 +402,24 @@ def test_small_pages_and_pages_of_redacted_copies_only(
     assert len(edges) == 4
     for child, parent in edges:
         assert rows[child]["decision"] == rows[parent]["decision"]
+
+
+def test_ner_entities_come_from_an_installed_spacy_pipeline(db: Path, tmp_path: Path, write_jsonl) -> None:
+    """A local spaCy pipeline with an entity ruler stands in for en_core_web_sm (no download)."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": "PERSON", "pattern": "Ebony Moore"}])
+    model = tmp_path / "ner-model"
+    nlp.to_disk(model)
+    add(db, write_jsonl, [{"instruction": "Write a cover letter.", "input": "Name: Ebony Moore", "output": "Dear …"}])
+    out = check(
+        db,
+        pack(tmp_path, f"  - check: pii\n    action: redact\n    settings: {{spacy_model: {model}}}\n"),
+    )
+    pii = by_name(out)["pii"]
+    assert any("PERSON and other NER entities came from spaCy model" in n for n in pii["notes"])
+    assert pii["counts"].get("redact") == 1
+    with Ledger.open(db, read_only=True) as ledger:
+        inputs = [r[0] for r in ledger.con.execute("SELECT input FROM examples").fetchall()]
+    assert "Name: <PERSON>" in inputs and "Name: Ebony Moore" in inputs
