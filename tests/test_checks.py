@@ -412,7 +412,8 @@ def test_ner_entities_come_from_an_installed_spacy_pipeline(db: Path, tmp_path: 
     nlp.add_pipe("entity_ruler").add_patterns([{"label": "PERSON", "pattern": "Ebony Moore"}])
     model = tmp_path / "ner-model"
     nlp.to_disk(model)
-    add(db, write_jsonl, [{"instruction": "Write a cover letter.", "input": "Name: Ebony Moore", "output": "Dear …"}])
+    letter = {"instruction": "Write a cover letter.", "input": "Name: Ebony Moore", "output": "Dear …"}
+    add(db, write_jsonl, [letter])
     out = check(
         db,
         pack(tmp_path, f"  - check: pii\n    action: redact\n    settings: {{spacy_model: {model}}}\n"),
