@@ -23,6 +23,7 @@ from policies.checks.base import BatchCheck, Check, CheckUnavailable, Outcome, S
 from policies.packs import Action, CheckSpec, LoadedPack
 from provenance.clock import utcnow
 from provenance.decisions import close_batch, ensure_context, new_batch
+from provenance.errors import LedgerError
 from provenance.ids import content_id
 from provenance.ledger import Ledger
 
@@ -31,7 +32,16 @@ Progress = Callable[[str, int, int], None]
 
 PAGE = 1024
 COMMIT_EVERY = 8192
+MAX_PASSES = 5
 _COLUMNS = "rowid AS row, example_id, kind, instruction, input, output, messages"
+#: What a sequential check's decisions depend on besides settings: every example (in order), the
+#: seeds, which examples are seed instances, and which are redacted copies.
+_SEQUENTIAL_BASIS = """
+    SELECT (SELECT count(*) FROM examples), (SELECT max(rowid) FROM examples),
+           (SELECT count(*) FROM seeds), (SELECT max(rowid) FROM seeds),
+           (SELECT count(*) FROM provenance p JOIN provenance_sets s USING (set_id) WHERE s.method = 'seed'),
+           (SELECT count(*) FROM lineage WHERE relation = 'redacted-from')
+"""
 _DECISION_SCHEMA = pa.schema(
     [
         ("example_id", pa.string()),
@@ -67,6 +77,7 @@ class CheckReport:
     top_reasons: list[tuple[str, int]] = field(default_factory=list)
     seconds: float = 0.0
     context_id: int | None = None
+    basis: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
@@ -140,7 +151,7 @@ def run_pack(
     runner = _Runner(ledger, loaded, registry, result, progress)
     try:
         # Redaction adds examples; they go through the whole pack too (only they are new on pass two).
-        for _ in range(3):
+        for _ in range(MAX_PASSES):
             before = result.redacted
             result.checks = [
                 runner.run_check(spec, settings)
@@ -148,6 +159,12 @@ def run_pack(
             ]
             if result.redacted == before:
                 break
+        else:
+            raise LedgerError(f"redaction still wrote new examples after {MAX_PASSES} passes over the pack")
+    except BaseException:
+        with ledger.transaction():
+            ledger.end_run(run_id, {"pack": pack.name, "error": "interrupted or failed"}, status="failed")
+        raise
     finally:
         for check in runner.checks.values():
             check.close()
@@ -262,7 +279,7 @@ class _Runner:
         report.scored = res.judged
         finding = res.student_finding
         if finding.verdict.value in ("prohibited", "unknown"):
-            report.blocking = True
+            report.blocking = spec.action is Action.BLOCK
             report.notes.append(
                 f"the student itself is {finding.verdict.value} for this use: {finding.reason}"
             )
@@ -300,17 +317,17 @@ class _Runner:
             check.prepare(total)
         done = 0
         pages = _pages(con, todo)
-        while done < total:
+        page = next(pages, None)
+        while page is not None:
             with self.ledger.transaction():
                 batch_id = new_batch(self.ledger, ctx, self.result.run_id)
                 written = 0
-                for page in pages:
+                while page is not None and written < COMMIT_EVERY:
                     written += self._batch_page(check, spec, siblings, page, batch_id, report)
                     done += page.num_rows
                     if self.progress:
                         self.progress(spec.name, done, total)
-                    if written >= COMMIT_EVERY:
-                        break
+                    page = next(pages, None)
                 close_batch(self.ledger, batch_id, written)
 
     def _batch_page(
@@ -348,7 +365,7 @@ class _Runner:
         current = {
             r[0]: (r[1], r[2])
             for r in con.execute(
-                "SELECT example_id, arg_max(decision, batch_id), arg_max(reason, batch_id) "
+                "SELECT example_id, arg_max(decision, batch_id), arg_max_null(reason, batch_id) "
                 "FROM decisions WHERE batch_id IN "
                 "(SELECT batch_id FROM decision_batches WHERE context_id = ?) "
                 "GROUP BY example_id",
@@ -356,7 +373,11 @@ class _Runner:
             ).fetchall()
         }
         total = int(con.execute("SELECT count(*) FROM examples").fetchone()[0])
-        if len(current) == total:
+        report.basis = content_id(con.execute(_SEQUENTIAL_BASIS).fetchone())
+        last = con.execute(
+            "SELECT basis FROM check_runs WHERE context_id = ? ORDER BY started_at DESC LIMIT 1", [ctx]
+        ).fetchone()
+        if len(current) == total and last is not None and last[0] == report.basis:
             report.reused = total
             if self.progress:
                 self.progress(spec.name, total, total)
@@ -401,6 +422,10 @@ class _Runner:
             self.progress(spec.name, 0, total)
         outcomes: dict[str, Outcome] = dict(check.run(seeds, batches()))
         for child, parent in parents.items():
+            seen = {child}
+            while parent in parents and parent not in seen:  # a copy of a copy: go to the original
+                seen.add(parent)
+                parent = parents[parent]
             o = outcomes.get(parent)
             if o is not None:
                 outcomes[child] = Outcome(
@@ -426,8 +451,8 @@ class _Runner:
     def _summarise(self, report: CheckReport) -> None:
         con = self.ledger.con
         current = """
-            SELECT example_id, arg_max(decision, batch_id) AS decision, arg_max(reason, batch_id) AS reason,
-                   arg_max(ref, batch_id) AS ref
+            SELECT example_id, arg_max(decision, batch_id) AS decision,
+                   arg_max_null(reason, batch_id) AS reason, arg_max_null(ref, batch_id) AS ref
             FROM decisions WHERE batch_id IN (SELECT batch_id FROM decision_batches WHERE context_id = ?)
             GROUP BY example_id
         """
@@ -541,7 +566,7 @@ def _redact(
 
 def _store_check_run(ledger: Ledger, run_id: str, position: int, pack_hash: str, r: CheckReport) -> None:
     ledger.con.execute(
-        "INSERT INTO check_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO check_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
             position,
@@ -561,6 +586,7 @@ def _store_check_run(ledger: Ledger, run_id: str, position: int, pack_hash: str,
             r.reused,
             json.dumps(r.counts),
             json.dumps(r.top_reasons),
+            r.basis,
             r.seconds,
             utcnow(),
         ],

@@ -167,7 +167,7 @@ def judge_ledger(
     config = judge.config if pack is None else {**judge.config, "pack": pack, "action": action}
     context_id, fresh = ensure_context(
         ledger,
-        check=pack.get("check", CHECK) if pack else CHECK,
+        check=CHECK,
         version=VERSION,
         config=config,
         run_id=run_id,

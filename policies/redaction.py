@@ -1,7 +1,8 @@
 """Redacted copies of examples: a new example with a ``redacted-from`` edge; the original is never edited.
 
-The copy carries every provenance claim of its original (teacher, licence, terms, source) under a
-provenance set with method ``redacted``, so the licence policy judges it exactly as the original.
+The copy carries every provenance claim of its original (teacher, licence, terms, source, method)
+under a provenance set of its own whose parameters name the redaction, so the licence policy judges
+it exactly as the original.
 """
 
 from __future__ import annotations
@@ -71,10 +72,11 @@ def write_redacted(ledger: Ledger, check: Any, rows: pa.Table, scores: list[Any]
     set_map = "sha256(s.set_id || ':redacted:' || $identity)"
     con.execute(
         f"""INSERT INTO provenance_sets
-        SELECT DISTINCT {set_map}, $run, s.origin, 'redacted', s.teacher_id, s.licence, s.terms_id,
+        SELECT DISTINCT {set_map}, $run, s.origin, s.method, s.teacher_id, s.licence, s.terms_id,
                s.terms_version, s.terms_retrieved, s.terms_status, s.source, s.source_file, s.source_sha256,
                s.source_format, s.declaration_hash,
-               json_object('redacted_by', $check, 'from_set', s.set_id), $now
+               json_object('redacted_by', $check, 'from_set', s.set_id, 'method_params', s.method_params),
+               $now
         FROM provenance_sets s
         WHERE s.set_id IN (SELECT p.set_id FROM provenance p SEMI JOIN _red r ON r.parent_id = p.example_id)
           AND {set_map} NOT IN (SELECT set_id FROM provenance_sets)""",

@@ -9,6 +9,7 @@ the pack only reports that, passed otherwise. Each blocked example is a test cas
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,8 @@ from typing import Any
 from provenance.ledger import Ledger
 
 _CURRENT = """
-    SELECT example_id, arg_max(decision, batch_id) AS decision, arg_max(reason, batch_id) AS reason,
-           arg_max(ref, batch_id) AS ref
+    SELECT example_id, arg_max(decision, batch_id) AS decision,
+           arg_max_null(reason, batch_id) AS reason, arg_max_null(ref, batch_id) AS ref
     FROM decisions WHERE batch_id IN (SELECT batch_id FROM decision_batches WHERE context_id = ?)
     GROUP BY example_id
 """
@@ -63,8 +64,10 @@ def junit_xml(ledger: Ledger, run_id: str, *, limit: int = 1000) -> bytes:
                 if c["status"] == "not-run"
                 else f"{counts.get('block', 0)} example(s) blocked by {c['check_name']}"
             )
-            ET.SubElement(case, "failure", message=message, type="blocked").text = summary
-        ET.SubElement(case, "system-out").text = summary
+            ET.SubElement(case, "failure", message=_xml_text(message), type="blocked").text = _xml_text(
+                summary
+            )
+        ET.SubElement(case, "system-out").text = _xml_text(summary)
         if c["status"] == "ran" and counts.get("block") and c["context_id"] is not None:
             for row in ledger.rows(
                 f"SELECT c.example_id, coalesce(c.reason, j.reason) AS reason FROM ({_CURRENT}) c "
@@ -80,7 +83,7 @@ def junit_xml(ledger: Ledger, run_id: str, *, limit: int = 1000) -> bytes:
                     classname=f"provenance.{c['check_name']}.examples",
                     name=row["example_id"],
                 )
-                ET.SubElement(ex, "failure", message=str(row["reason"]), type="block")
+                ET.SubElement(ex, "failure", message=_xml_text(row["reason"]), type="block")
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))
     suite.set("errors", "0")
@@ -89,6 +92,14 @@ def junit_xml(ledger: Ledger, run_id: str, *, limit: int = 1000) -> bytes:
     suites.set("failures", str(failures))
     ET.indent(suites)
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+
+
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(value: object) -> str:
+    """Text with the characters XML 1.0 cannot hold replaced."""
+    return _ILLEGAL.sub("\ufffd", str(value))
 
 
 def write_junit(ledger: Ledger, run_id: str, path: str | Path) -> Path:

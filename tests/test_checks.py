@@ -35,9 +35,10 @@ def records(db: Path, check_name: str) -> dict[str, dict[str, Any]]:
     with Ledger.open(db, read_only=True) as ledger:
         rows = ledger.rows(
             "SELECT d.example_id, arg_max(d.decision, d.batch_id) AS decision, "
-            "arg_max(d.reason, d.batch_id) AS reason, arg_max(d.score, d.batch_id) AS score, "
-            "arg_max(d.details, d.batch_id)::VARCHAR AS details, any_value(e.instruction) AS instruction, "
-            "any_value(e.input) AS input, any_value(e.output) AS output "
+            "arg_max_null(d.reason, d.batch_id) AS reason, arg_max_null(d.score, d.batch_id) AS score, "
+            "arg_max_null(d.details, d.batch_id)::VARCHAR AS details, "
+            "any_value(e.instruction) AS instruction, any_value(e.input) AS input, "
+            "any_value(e.output) AS output "
             "FROM decision_records d JOIN examples e USING (example_id) WHERE d.check_name = ? "
             "GROUP BY d.example_id",
             [check_name],
@@ -107,12 +108,13 @@ def test_pii_redaction_writes_a_new_example_with_lineage_and_keeps_the_original(
         # the original is untouched
         kept = ledger.rows("SELECT input FROM examples WHERE example_id = ?", [original["example_id"]])
         assert "emoore@email.com" in kept[0]["input"]
-        # the copy carries the original's provenance under a 'redacted' set
+        # the copy carries the original's provenance (method included) under a set that names the redaction
         prov = ledger.rows(
-            "SELECT method, origin, licence FROM provenance_records WHERE example_id = ?",
+            "SELECT method, origin, licence, method_params FROM provenance_records WHERE example_id = ?",
             [child[0]["example_id"]],
         )
-        assert prov and {p["method"] for p in prov} == {"redacted"} and prov[0]["licence"] == "Apache-2.0"
+        assert prov and {p["method"] for p in prov} == {"seed"} and prov[0]["licence"] == "Apache-2.0"
+        assert json.loads(prov[0]["method_params"])["redacted_by"] == "pii"
     # the copy went through the checks too, and passes PII
     assert pii[child[0]["example_id"]]["decision"] == "pass"
 
@@ -286,7 +288,8 @@ def test_contamination_by_ngrams_without_rouge(db: Path, tmp_path: Path, write_j
     check(db, policy)
     rows = sorted(records(db, "contamination").values(), key=lambda r: len(r["input"]))
     assert rows[0]["decision"] == "pass"
-    assert rows[1]["decision"] == "drop" and "matching n-grams" in rows[1]["reason"]
+    assert rows[1]["decision"] == "drop" and "13-grams" in rows[1]["reason"]
+    assert rows[1]["details"]["matching_ngrams"] >= 1
     assert rows[1]["details"]["evalset"] == "self-instruct-user-oriented"
 
 
@@ -325,7 +328,7 @@ def test_toxicity_scores_every_label_and_reuses_them(
 
 BAD_TEXTS = [
     "",
-    "x" * 1_000_000,
+    "x " * 600_000,  # 1.2 MB, beyond spaCy's default limit
     "\x00\x01\x02\ufffd\x7f binary-looking \x1b[31m",
     "مرحبا بالعالم، هذا نص من اليمين إلى اليسار",
     "Mixed: English, русский, 中文, العربية, हिन्दी 🙂",
@@ -424,3 +427,50 @@ def test_ner_entities_come_from_an_installed_spacy_pipeline(db: Path, tmp_path: 
     with Ledger.open(db, read_only=True) as ledger:
         inputs = [r[0] for r in ledger.con.execute("SELECT input FROM examples").fetchall()]
     assert "Name: <PERSON>" in inputs and "Name: Ebony Moore" in inputs
+
+
+def test_a_redacted_copy_is_judged_exactly_as_its_original(db: Path, tmp_path: Path, write_jsonl) -> None:
+    path = write_jsonl(
+        [{"instruction": "Mail her", "input": "ann@example.org", "output": "Done."}], "x.jsonl"
+    )
+    assert run_cli("import", str(path), "--format", "jsonl", "--origin", "human", db=db).exit_code == 0
+    body = "  - check: licence\n    action: drop\n  - check: pii\n    action: redact\n"
+    out = check(db, pack(tmp_path, body, use="commercial"))
+    assert out["redacted"] == 1
+    licence = records(db, "licence")
+    assert len(licence) == 2 and {r["decision"] for r in licence.values()} == {"drop"}  # no licence declared
+
+
+def test_a_teachers_verbatim_copy_of_a_seed_is_not_diverse(
+    example: Path, tmp_path: Path, write_jsonl
+) -> None:
+    with Ledger.open(example, read_only=True) as ledger:
+        seed = ledger.con.execute("SELECT instruction FROM seeds ORDER BY rowid LIMIT 1").fetchone()[0]
+    add(example, write_jsonl, [{"instruction": seed, "input": "", "output": "A new answer."}])
+    check(example, pack(tmp_path, "  - check: diversity\n    action: drop\n"))
+    rows = [r for r in records(example, "diversity").values() if r["output"] == "A new answer."]
+    assert rows[0]["decision"] == "drop" and rows[0]["score"] == 1.0
+    assert rows[0]["details"]["collided_kind"] == "seed"
+
+
+def test_sequential_decisions_follow_a_later_seed_import(db: Path, tmp_path: Path, write_jsonl) -> None:
+    """Seeds imported after the examples change the pool: the diversity decisions are made again."""
+    add(
+        db,
+        write_jsonl,
+        [{"instruction": "List three primary colours.", "input": "", "output": "Red, blue, yellow."}],
+    )
+    policy = pack(tmp_path, "  - check: diversity\n    action: drop\n")
+    check(db, policy)
+    assert {r["decision"] for r in records(db, "diversity").values()} == {"pass"}
+    seeds = write_jsonl(
+        [{"id": "s1", "name": "colours", "instruction": "List the three primary colours.",
+          "instances": [{"input": "", "output": "Red, yellow, blue."}], "is_classification": False}],
+        "seeds.jsonl",
+    )  # fmt: skip
+    result = run_cli("seeds", "import", str(seeds), "--licence", "Apache-2.0", db=db)
+    assert result.exit_code == 0, result.output
+    check(db, policy)
+    rows = {r["instruction"]: r for r in records(db, "diversity").values()}
+    assert rows["List three primary colours."]["decision"] == "drop"
+    assert rows["List the three primary colours."]["decision"] == "pass"

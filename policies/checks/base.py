@@ -64,7 +64,7 @@ class Check(ABC):
         missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
         if missing:
             raise CheckUnavailable(
-                f"{self.kind} needs {', '.join(missing)}, which is not installed ({self.install_hint})"
+                f"{self.kind} needs {', '.join(missing)}, not installed here ({self.install_hint})"
             )
 
     def load(self) -> None:

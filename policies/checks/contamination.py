@@ -170,8 +170,15 @@ class ContaminationCheck(BatchCheck):
         if strong:
             evalset, item, count = strong[0]
             score = min(count / max(scores.get("grams", 0), 1), 1.0)
-            reason = f"overlaps evaluation set {evalset} (task {item}: {count} matching n-grams)"
+            reason = f"prompt overlaps evaluation set {evalset} ({self.settings.n}-grams)"
         else:
             evalset, item, score = rouge
-            reason = f"instruction matches evaluation set {evalset} (task {item}: ROUGE-L {score:.3f})"
-        return Outcome(True, "contaminated", score, reason, {"evalset": evalset, "item": item})
+            count = 0
+            reason = f"instruction matches evaluation set {evalset} (ROUGE-L above {self.settings.rouge_l})"
+        details = {
+            "evalset": evalset,
+            "item": item,
+            "matching_ngrams": count,
+            "rouge_l": rouge[2] if rouge else None,
+        }
+        return Outcome(True, "contaminated", score, reason, details)

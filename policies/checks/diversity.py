@@ -3,7 +3,8 @@ any earlier kept instruction drops the example.
 
 Order: the seeds (ledger order) form the initial pool; examples follow in ledger insertion order.
 The rule applies to instructions: the instances of one instruction (examples with the same
-instruction text) share its decision, and an example that is itself a seed instance passes. The
+instruction text) share its decision, and a seed's own instances pass; a teacher's verbatim copy of
+a seed scores 1.0 against it, as in the naive loop. The
 scores are rouge-score's own (same tokenizer, same float formula), computed by the exact pruned
 search of :mod:`policies.rouge`; the result equals the naive rouge-score loop.
 """
@@ -44,12 +45,13 @@ class DiversityCheck(SequentialCheck):
         threshold = self.settings.threshold
         pool = RougePool(threshold)
         names: list[tuple[str, str]] = []  # pool key → (kind, id)
-        known: dict[str, Outcome] = {}
+        known: dict[str, Outcome] = {}  # outcomes of instructions met among the examples
+        seen_seeds: set[str] = set()
         for seed_id, instruction in seeds:
-            if instruction not in known:
+            if instruction not in seen_seeds:
                 pool.add(tokenize(instruction), len(names))
                 names.append(("seed", seed_id))
-                known[instruction] = Outcome(False, "seed")
+                seen_seeds.add(instruction)
         for batch in batches:
             ids = batch.column("example_id").to_pylist()
             instructions = batch.column("instruction").to_pylist()
@@ -57,6 +59,9 @@ class DiversityCheck(SequentialCheck):
             for example_id, instruction, is_seed in zip(ids, instructions, seeds_flags, strict=True):
                 if not instruction:
                     yield example_id, Outcome(False, "no-instruction")
+                    continue
+                if is_seed and instruction in seen_seeds:
+                    yield example_id, Outcome(False, "seed")
                     continue
                 outcome = known.get(instruction)
                 if outcome is None:
@@ -72,7 +77,7 @@ class DiversityCheck(SequentialCheck):
                             True,
                             "similar",
                             hit.score,
-                            f"ROUGE-L {hit.score:.3f} > {threshold} with {kind} {other[:12]}",
+                            f"ROUGE-L above {threshold} with a {kind} instruction",
                             {"collided_with": other, "collided_kind": kind, "rouge_l": hit.score},
                         )
                     known[instruction] = outcome

@@ -45,6 +45,8 @@ DEFAULT_ENTITIES = (
     "MAC_ADDRESS",
     "PERSON",
 )
+#: The longest text analyzed (characters); spaCy's own default limit is 1,000,000.
+MAX_TEXT = 50_000_000
 #: Entities only an NER model finds.
 NER_ENTITIES = ("PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME")
 _NER_MODELS = ("en_core_web_lg", "en_core_web_md", "en_core_web_sm", "en_core_web_trf")
@@ -141,6 +143,8 @@ def build_analyzer(settings: PiiSettings) -> tuple[Any, str | None]:
     registry.load_predefined_recognizers(nlp_engine=nlp, languages=[settings.language])
     if settings.recognizers:
         registry.add_recognizers_from_yaml(settings.recognizers)
+    for pipeline in (getattr(nlp, "nlp", None) or {}).values():
+        pipeline.max_length = MAX_TEXT  # spaCy refuses texts over 1,000,000 characters by default
     engine = AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=[settings.language])
     return engine, ner
 
@@ -317,6 +321,8 @@ class PiiCheck(BatchCheck):
             "language": s.language,
             "fields": s.fields,
             "ner": self._ner(),
+            "ner_version": _version(self._ner() or "") if self._ner() else None,
+            "spacy": _version("spacy"),
             "presidio": _version("presidio-analyzer"),
         }
 

@@ -7,11 +7,13 @@ else is ever presented as detoxify's verdict.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from policies.checks.base import BatchCheck, CheckSettings, CheckUnavailable, Outcome, example_texts
+from provenance.errors import InputError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -57,6 +59,16 @@ class ToxicitySettings(CheckSettings):
     fields: list[str] = Field(default_factory=lambda: ["instruction", "input", "output", "messages"])
     batch_size: int = Field(default=32, ge=1)
 
+    @field_validator("checkpoint", "config")
+    @classmethod
+    def _local_path(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        path = (Path((info.context or {}).get("base") or Path.cwd()) / value).resolve()
+        if not path.exists():
+            raise ValueError(f"{path} does not exist")
+        return str(path)
+
     @field_validator("thresholds")
     @classmethod
     def _labels(cls, value: dict[str, float]) -> dict[str, float]:
@@ -98,8 +110,9 @@ class ToxicityCheck(BatchCheck):
         )
         missing = [label for label in self.settings.thresholds if label not in self.scorer.labels]
         if missing:
-            raise ValueError(
-                f"the {self.settings.model} checkpoint {checkpoint} has no label {', '.join(missing)} "
+            raise InputError(
+                f"toxicity thresholds: the {self.settings.model} checkpoint {checkpoint} "
+                f"has no label {', '.join(missing)} "
                 f"(its labels: {', '.join(self.scorer.labels)}); fix the pack's thresholds"
             )
 

@@ -33,6 +33,7 @@ CREATE TABLE check_runs (
     reused        BIGINT NOT NULL,    -- current decisions kept as they were
     counts        JSON NOT NULL,      -- decision → examples
     top_reasons   JSON NOT NULL,      -- [[reason, examples], …] for non-pass decisions
+    basis         VARCHAR,            -- sequential checks: digest of the examples, seeds and edges decided on
     seconds       DOUBLE NOT NULL,
     started_at    TIMESTAMP NOT NULL
 );
