@@ -34,6 +34,7 @@ TABLES = (
     "judgement_terms",
     "policy_packs",
     "check_runs",
+    "teacher_calls",
 )
 
 

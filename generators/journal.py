@@ -1,0 +1,271 @@
+"""The teacher-call journal: every request to a teacher, and its raw response, in the ledger.
+
+A request is written and committed (status ``pending``) before it is sent, and its raw response
+is written and committed before anything parses it. A killed run therefore never sends a
+completed call again: on resume, :meth:`Journal.lookup` answers it. The request is keyed by
+:meth:`Journal.request_hash`, the content id of the request as stored.
+
+Secrets never reach the journal: endpoints lose their userinfo, query string and fragment, and
+headers or query parameters that carry credentials are dropped before hashing and storing.
+
+The journal writes through its own cursor of the ledger's database, so its commits neither nest in
+nor wait for a transaction the caller holds on ``ledger.con``; a lock makes it safe to share
+between threads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from provenance.clock import utcnow
+from provenance.ids import content_id
+from provenance.ledger import Ledger
+
+Api = Literal["chat", "completions"]
+Status = Literal["pending", "ok", "error"]
+APIS: tuple[str, ...] = ("chat", "completions")
+
+# Header and query-parameter names that may carry a credential: never stored, never hashed.
+_SECRET_NAME = re.compile(r"auth|key|token|secret|password|passwd|cookie|signature|sig$|credential", re.I)
+
+_COLUMNS = (
+    "request_hash, run_id, endpoint, api, model, request, status, response, error, http_status, "
+    "response_model, system_fingerprint, request_id, usage, latency_ms, attempts, created_at, completed_at"
+)
+
+
+def sanitize_endpoint(url: str) -> str:
+    """``url`` without userinfo, query string or fragment, and without a trailing slash."""
+    parts = urlsplit(url.strip())
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port is not None else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
+
+
+def sanitize_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Headers or query parameters without those whose names suggest a credential."""
+    return {str(k): v for k, v in (params or {}).items() if not _SECRET_NAME.search(str(k))}
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _load(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class Call:
+    """One journaled teacher call, as stored."""
+
+    request_hash: str
+    run_id: str
+    endpoint: str
+    api: str
+    model: str
+    request: dict[str, Any]
+    status: str
+    response: str | None
+    error: str | None
+    http_status: int | None
+    response_model: str | None
+    system_fingerprint: str | None
+    request_id: str | None
+    usage: dict[str, Any] | None
+    latency_ms: float | None
+    attempts: int
+    created_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> Call:
+        """Build from a row selected with the table's columns in order."""
+        values = list(row)
+        values[5] = _load(values[5])
+        values[13] = _load(values[13])
+        return cls(*values)
+
+
+class Journal:
+    """The teacher-call journal of one run in an open, writable ledger."""
+
+    def __init__(self, ledger: Ledger, run_id: str) -> None:
+        self.ledger = ledger
+        self.run_id = run_id
+        self._cur = ledger.con.cursor()
+        catalog = ledger.con.execute("SELECT current_database()").fetchone()[0]
+        self._cur.execute(f'USE "{catalog}"')  # a cursor starts in the default catalog
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the journal's cursor (closing the ledger closes it too)."""
+        with self._lock:
+            self._cur.close()
+
+    # ---- requests and their hashes ---------------------------------------------------------
+
+    @staticmethod
+    def request(
+        endpoint: str,
+        api: str,
+        body: Mapping[str, Any],
+        *,
+        sample: int = 0,
+        headers: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The request as journaled and hashed: sanitised endpoint, API kind, model and body.
+
+        ``sample`` tells apart deliberate repeats of one body (k samples of one prompt); it is
+        part of the hash but is not sent. Extra headers and query parameters are kept only when
+        given, without credentials.
+        """
+        if api not in APIS:
+            raise ValueError(f"api must be one of {', '.join(APIS)}, not {api!r}")
+        request: dict[str, Any] = {
+            "endpoint": sanitize_endpoint(endpoint),
+            "api": api,
+            "model": body.get("model"),
+            "body": dict(body),
+        }
+        if sample:
+            request["sample"] = sample
+        if headers and (kept := sanitize_params(headers)):
+            request["headers"] = kept
+        if query and (kept := sanitize_params(query)):
+            request["query"] = kept
+        return request
+
+    @classmethod
+    def request_hash(
+        cls,
+        endpoint: str,
+        api: str,
+        body: Mapping[str, Any],
+        *,
+        sample: int = 0,
+        headers: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+    ) -> str:
+        """sha256 of the canonical JSON of :meth:`request`."""
+        return content_id(cls.request(endpoint, api, body, sample=sample, headers=headers, query=query))
+
+    # ---- reads ---------------------------------------------------------------------------
+
+    def get(self, request_hash: str) -> Call | None:
+        """The journaled call with this hash, whatever its status."""
+        with self._lock:
+            row = self._cur.execute(
+                f"SELECT {_COLUMNS} FROM teacher_calls WHERE request_hash = ?", [request_hash]
+            ).fetchone()
+        return Call.from_row(row) if row else None
+
+    def lookup(self, request_hash: str) -> Call | None:
+        """The completed, successful call with this hash, or None."""
+        call = self.get(request_hash)
+        return call if call is not None and call.status == "ok" else None
+
+    def calls(self, run_id: str | None = None) -> list[Call]:
+        """Every journaled call (of one run when given), oldest first."""
+        where, args = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])
+        with self._lock:
+            rows = self._cur.execute(
+                f"SELECT {_COLUMNS} FROM teacher_calls {where} ORDER BY created_at, request_hash", args
+            ).fetchall()
+        return [Call.from_row(row) for row in rows]
+
+    # ---- writes (each one committed before it returns) -----------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self._lock:
+            self._cur.execute("BEGIN TRANSACTION")
+            try:
+                yield self._cur
+            except BaseException:
+                self._cur.execute("ROLLBACK")
+                raise
+            self._cur.execute("COMMIT")
+
+    def record_pending(self, request_hash: str, request: Mapping[str, Any]) -> None:
+        """Commit the request as pending, before it is sent.
+
+        A call already stored (pending from a killed run, or an error) is reset to pending under
+        this run; its attempt count and creation time are kept. A completed ok call is left alone.
+        """
+        if content_id(request) != request_hash:
+            raise ValueError("request_hash is not the content id of the request")
+        with self._transaction() as cur:
+            cur.execute(
+                "UPDATE teacher_calls SET status = 'pending', run_id = ?, error = NULL, completed_at = NULL "
+                "WHERE request_hash = ? AND status <> 'ok'",
+                [self.run_id, request_hash],
+            )
+            cur.execute(
+                f"INSERT INTO teacher_calls ({_COLUMNS}) "
+                "SELECT ?, ?, ?, ?, ?, ?, 'pending', "
+                "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, ?, NULL "
+                "WHERE NOT EXISTS (SELECT 1 FROM teacher_calls WHERE request_hash = ?)",
+                [
+                    request_hash,
+                    self.run_id,
+                    request["endpoint"],
+                    request["api"],
+                    str(request.get("model") or ""),
+                    json.dumps(request, ensure_ascii=False),
+                    utcnow(),
+                    request_hash,
+                ],
+            )
+
+    def record_result(
+        self,
+        request_hash: str,
+        *,
+        status: Status,
+        attempts: int,
+        response: str | None = None,
+        error: str | None = None,
+        http_status: int | None = None,
+        response_model: str | None = None,
+        system_fingerprint: str | None = None,
+        request_id: str | None = None,
+        usage: Mapping[str, Any] | None = None,
+        latency_ms: float | None = None,
+    ) -> None:
+        """Commit the outcome of sending a pending call: the raw response, or why there is none."""
+        if status not in ("ok", "error"):
+            raise ValueError(f"a result's status is ok or error, not {status!r}")
+        with self._transaction() as cur:
+            cur.execute(
+                "UPDATE teacher_calls SET status = ?, response = ?, error = ?, http_status = ?, "
+                "response_model = ?, system_fingerprint = ?, request_id = ?, usage = ?, latency_ms = ?, "
+                "attempts = attempts + ?, completed_at = ? WHERE request_hash = ?",
+                [
+                    status,
+                    response,
+                    error,
+                    http_status,
+                    response_model,
+                    system_fingerprint,
+                    request_id,
+                    _json(dict(usage) if usage is not None else None),
+                    latency_ms,
+                    attempts,
+                    utcnow(),
+                    request_hash,
+                ],
+            )
+            if cur.fetchone()[0] != 1:
+                raise LookupError(f"no journaled call {request_hash}; record_pending must come first")
