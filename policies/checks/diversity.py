@@ -77,7 +77,8 @@ class DiversityCheck(SequentialCheck):
                             True,
                             "similar",
                             hit.score,
-                            f"ROUGE-L above {threshold} with a {kind} instruction",
+                            f"ROUGE-L above {threshold} with "
+                            + ("a seed instruction" if kind == "seed" else "an earlier kept instruction"),
                             {"collided_with": other, "collided_kind": kind, "rouge_l": hit.score},
                         )
                     known[instruction] = outcome

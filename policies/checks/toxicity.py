@@ -87,7 +87,7 @@ class ToxicityCheck(BatchCheck):
     version = "1"
     measures = "toxicity labels (toxicity, threat, insult, identity attack, …) by a detoxify model"
     requires = ("torch", "transformers")
-    install_hint = "pip install torch transformers (or pip install 'provenance[ml]')"
+    install_hint = "pip install 'provenance[ml]'"
     Settings = ToxicitySettings
     settings: ToxicitySettings
 
