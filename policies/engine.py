@@ -22,7 +22,7 @@ from policies.checks import check_class
 from policies.checks.base import BatchCheck, Check, CheckUnavailable, Outcome, SequentialCheck
 from policies.packs import Action, CheckSpec, LoadedPack
 from provenance.clock import utcnow
-from provenance.decisions import close_batch, ensure_context, new_batch
+from provenance.decisions import CURRENT_DECISIONS, close_batch, ensure_context, new_batch
 from provenance.errors import LedgerError
 from provenance.ids import content_id
 from provenance.ledger import Ledger
@@ -365,11 +365,7 @@ class _Runner:
         current = {
             r[0]: (r[1], r[2])
             for r in con.execute(
-                "SELECT example_id, arg_max(decision, batch_id), arg_max_null(reason, batch_id) "
-                "FROM decisions WHERE batch_id IN "
-                "(SELECT batch_id FROM decision_batches WHERE context_id = ?) "
-                "GROUP BY example_id",
-                [ctx],
+                f"SELECT example_id, decision, reason FROM ({CURRENT_DECISIONS})", [ctx]
             ).fetchall()
         }
         total = int(con.execute("SELECT count(*) FROM examples").fetchone()[0])
@@ -386,22 +382,20 @@ class _Runner:
             (r[0], r[1])
             for r in con.execute("SELECT seed_id, instruction FROM seeds ORDER BY rowid").fetchall()
         ]
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE seq_seed AS SELECT DISTINCT p.example_id FROM provenance p "
-            "JOIN provenance_sets s USING (set_id) WHERE s.method = 'seed'"
-        )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE seq_parent AS "
-            "SELECT child_id AS example_id, min(parent_id) AS parent "
-            "FROM lineage WHERE relation = 'redacted-from' GROUP BY child_id"
-        )
         rows = [r[0] for r in con.execute("SELECT rowid FROM examples ORDER BY rowid").fetchall()]
         parents: dict[str, str] = dict(
-            con.execute("SELECT example_id, parent FROM temp.seq_parent").fetchall()
+            con.execute(
+                "SELECT child_id, min(parent_id) FROM lineage WHERE relation = 'redacted-from' "
+                "GROUP BY child_id"
+            ).fetchall()
         )
-        seed_ids = {r[0] for r in con.execute("SELECT example_id FROM temp.seq_seed").fetchall()}
-        con.execute("DROP TABLE temp.seq_seed")
-        con.execute("DROP TABLE temp.seq_parent")
+        seed_ids = {
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT p.example_id FROM provenance p JOIN provenance_sets s USING (set_id) "
+                "WHERE s.method = 'seed'"
+            ).fetchall()
+        }
 
         def batches() -> Iterator[pa.RecordBatch]:
             done = 0
@@ -450,14 +444,8 @@ class _Runner:
 
     def _summarise(self, report: CheckReport) -> None:
         con = self.ledger.con
-        current = """
-            SELECT example_id, arg_max(decision, batch_id) AS decision,
-                   arg_max_null(reason, batch_id) AS reason, arg_max_null(ref, batch_id) AS ref
-            FROM decisions WHERE batch_id IN (SELECT batch_id FROM decision_batches WHERE context_id = ?)
-            GROUP BY example_id
-        """
         counts = con.execute(
-            f"SELECT decision, count(*) FROM ({current}) GROUP BY decision ORDER BY decision",
+            f"SELECT decision, count(*) FROM ({CURRENT_DECISIONS}) GROUP BY decision ORDER BY decision",
             [report.context_id],
         ).fetchall()
         report.counts = {d: int(n) for d, n in counts}
@@ -465,7 +453,7 @@ class _Runner:
         report.reused = max(report.examples - report.scored - report.redecided, 0)
         reason = "coalesce(c.reason, j.reason)" if report.kind == "licence" else "c.reason"
         top = con.execute(
-            f"SELECT {reason} AS r, count(*) AS n FROM ({current}) c "
+            f"SELECT {reason} AS r, count(*) AS n FROM ({CURRENT_DECISIONS}) c "
             "LEFT JOIN licence_judgements j ON j.judgement_no = c.ref "
             "WHERE c.decision <> 'pass' GROUP BY r ORDER BY n DESC, r LIMIT 5",
             [report.context_id],

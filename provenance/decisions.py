@@ -14,6 +14,15 @@ from provenance.clock import utcnow
 from provenance.ids import content_id
 from provenance.ledger import Ledger
 
+#: The current decision of every example under one context (``?`` = context id): the newest batch
+#: wins, column by column (``arg_max_null`` keeps a newer NULL reason rather than an older one).
+CURRENT_DECISIONS = """
+    SELECT example_id, arg_max(decision, batch_id) AS decision,
+           arg_max_null(reason, batch_id) AS reason, arg_max_null(ref, batch_id) AS ref
+    FROM decisions WHERE batch_id IN (SELECT batch_id FROM decision_batches WHERE context_id = ?)
+    GROUP BY example_id
+"""
+
 
 def ensure_context(
     ledger: Ledger,

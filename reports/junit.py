@@ -14,14 +14,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from provenance.decisions import CURRENT_DECISIONS
 from provenance.ledger import Ledger
-
-_CURRENT = """
-    SELECT example_id, arg_max(decision, batch_id) AS decision,
-           arg_max_null(reason, batch_id) AS reason, arg_max_null(ref, batch_id) AS ref
-    FROM decisions WHERE batch_id IN (SELECT batch_id FROM decision_batches WHERE context_id = ?)
-    GROUP BY example_id
-"""
 
 
 def junit_xml(ledger: Ledger, run_id: str, *, limit: int = 1000) -> bytes:
@@ -70,7 +64,7 @@ def junit_xml(ledger: Ledger, run_id: str, *, limit: int = 1000) -> bytes:
         ET.SubElement(case, "system-out").text = _xml_text(summary)
         if c["status"] == "ran" and counts.get("block") and c["context_id"] is not None:
             for row in ledger.rows(
-                f"SELECT c.example_id, coalesce(c.reason, j.reason) AS reason FROM ({_CURRENT}) c "
+                f"SELECT c.example_id, coalesce(c.reason, j.reason) AS reason FROM ({CURRENT_DECISIONS}) c "
                 "LEFT JOIN licence_judgements j ON j.judgement_no = c.ref "
                 "WHERE c.decision = 'block' ORDER BY c.example_id LIMIT ?",
                 [c["context_id"], limit],

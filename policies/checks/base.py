@@ -138,8 +138,3 @@ def example_texts(
             texts[field] = value
         out.append(texts)
     return out
-
-
-def joined_text(texts: dict[str, str]) -> str:
-    """The fields of one example as one text (for checks that score whole examples)."""
-    return "\n".join(texts.values())
