@@ -33,9 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rouge_score import rouge_scorer  # noqa: E402
 
 from policies.rouge import Collision, diversity_filter  # noqa: E402
+from tests.naive_rouge import naive_diversity_filter  # noqa: E402
 
 SHARED = Path(os.environ.get("PROVENANCE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 P_REAL = 0.5  # share of candidates that are the next real instruction, while any are left
@@ -92,31 +92,6 @@ def build(real: list[str], n: int, seed: int) -> list[str]:
             if rng.random() < 0.5:
                 words.insert(rng.randrange(len(words) + 1), rng.choice(vocab))
         out.append(" ".join(words))
-    return out
-
-
-def naive_diversity_filter(
-    candidates: list[str], seeds: list[str], threshold: float = 0.7, progress: bool = False
-) -> list[Collision | None]:
-    """Self-Instruct's loop with rouge-score: score every pool member, take the max (first of ties)."""
-    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-    pool = [(-(i + 1), scorer._tokenizer.tokenize(s)) for i, s in enumerate(seeds)]
-    out: list[Collision | None] = []
-    start = time.perf_counter()
-    for i, text in enumerate(candidates):
-        tokens = scorer._tokenizer.tokenize(text)
-        best_key, best = None, None
-        for key, member in pool:
-            score = rouge_scorer._score_lcs(tokens, member).fmeasure
-            if best is None or score > best:
-                best_key, best = key, score
-        if best is not None and best > threshold:
-            out.append(Collision(best_key, best))
-        else:
-            out.append(None)
-            pool.append((i, tokens))
-        if progress and (i + 1) % 500 == 0:
-            print(f"  naive: {i + 1:>6,} done, {time.perf_counter() - start:7.1f} s", flush=True)
     return out
 
 

@@ -7,7 +7,6 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -17,33 +16,10 @@ from rouge_score import rouge_scorer
 from rouge_score import tokenize as rs_tokenize
 
 from policies.rouge import Collision, RougePool, diversity_filter, rouge_l, tokenize
+from tests.naive_rouge import SCORER, naive_diversity_filter
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PROVENANCE_SHARED_DATA", ROOT.parent / "shared" / "data"))
-SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-
-
-def naive_diversity_filter(
-    candidates: Sequence[str], seeds: Sequence[str] = (), threshold: float = 0.7
-) -> list[Collision | None]:
-    """Self-Instruct / Alpaca's loop, literally: tokenize once with the scorer's tokenizer, score the new
-    instruction against every pool member with ``_score_lcs(new, member)``, take the max (np.argmax: the
-    first of equal maxima) and keep it when the max is not above the threshold."""
-    pool = [(-(i + 1), SCORER._tokenizer.tokenize(s)) for i, s in enumerate(seeds)]
-    out: list[Collision | None] = []
-    for i, text in enumerate(candidates):
-        tokens = SCORER._tokenizer.tokenize(text)
-        best_key, best = None, None
-        for key, member in pool:
-            score = rouge_scorer._score_lcs(tokens, member).fmeasure
-            if best is None or score > best:
-                best_key, best = key, score
-        if best is not None and best > threshold:
-            out.append(Collision(best_key, best))
-        else:
-            out.append(None)
-            pool.append((i, tokens))
-    return out
 
 
 def assert_same(fast: list[Collision | None], slow: list[Collision | None]) -> None:
