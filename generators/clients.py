@@ -332,22 +332,29 @@ class OpenAICompatibleClient:
         """A legacy completion of ``prompt``."""
         return self.request(TeacherRequest.completion(prompt, sample=sample, **params))
 
-    def map(self, requests: Iterable[TeacherRequest]) -> list[TeacherReply]:
+    def map(
+        self, requests: Iterable[TeacherRequest], *, return_exceptions: bool = False
+    ) -> list[TeacherReply] | list[TeacherReply | TeacherError]:
         """Run requests on at most ``concurrency`` threads; replies in request order.
 
         Every request runs to its end (and into the journal) before the first error, if any, is
-        raised.
+        raised. With ``return_exceptions`` a :class:`TeacherError` takes its request's place in
+        the list instead (other exceptions are still raised).
         """
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="teacher")
             pool = self._pool
         futures: list[Future[TeacherReply]] = [pool.submit(self.request, r) for r in requests]
-        replies: list[TeacherReply] = []
+        replies: list[Any] = []
         first: BaseException | None = None
         for future in futures:
             try:
                 replies.append(future.result())
+            except TeacherError as exc:
+                if not return_exceptions:
+                    first = first or exc
+                replies.append(exc)
             except BaseException as exc:
                 first = first or exc
         if first is not None:

@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -187,47 +187,38 @@ class Journal:
 
     # ---- writes (each one committed before it returns) -----------------------------------
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        with self._lock:
-            self._cur.execute("BEGIN TRANSACTION")
-            try:
-                yield self._cur
-            except BaseException:
-                self._cur.execute("ROLLBACK")
-                raise
-            self._cur.execute("COMMIT")
-
     def record_pending(self, request_hash: str, request: Mapping[str, Any]) -> None:
         """Commit the request as pending, before it is sent.
 
         A call already stored (pending from a killed run, or an error) is reset to pending under
         this run; its attempt count and creation time are kept. A completed ok call is left alone.
+        The common case, a new request, is one auto-committed INSERT.
         """
+        import duckdb
+
         if content_id(request) != request_hash:
             raise ValueError("request_hash is not the content id of the request")
-        with self._transaction() as cur:
-            cur.execute(
-                "UPDATE teacher_calls SET status = 'pending', run_id = ?, error = NULL, completed_at = NULL "
-                "WHERE request_hash = ? AND status <> 'ok'",
-                [self.run_id, request_hash],
-            )
-            cur.execute(
-                f"INSERT INTO teacher_calls ({_COLUMNS}) "
-                "SELECT ?, ?, ?, ?, ?, ?, 'pending', "
-                "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, ?, NULL "
-                "WHERE NOT EXISTS (SELECT 1 FROM teacher_calls WHERE request_hash = ?)",
-                [
-                    request_hash,
-                    self.run_id,
-                    request["endpoint"],
-                    request["api"],
-                    str(request.get("model") or ""),
-                    json.dumps(request, ensure_ascii=False),
-                    utcnow(),
-                    request_hash,
-                ],
-            )
+        with self._lock:
+            try:
+                self._cur.execute(
+                    f"INSERT INTO teacher_calls ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 'pending', "
+                    "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, ?, NULL)",
+                    [
+                        request_hash,
+                        self.run_id,
+                        request["endpoint"],
+                        request["api"],
+                        str(request.get("model") or ""),
+                        json.dumps(request, ensure_ascii=False),
+                        utcnow(),
+                    ],
+                )
+            except duckdb.ConstraintException:  # journaled before: a killed run, or an error
+                self._cur.execute(
+                    "UPDATE teacher_calls SET status = 'pending', run_id = ?, error = NULL, "
+                    "completed_at = NULL WHERE request_hash = ? AND status <> 'ok'",
+                    [self.run_id, request_hash],
+                )
 
     def record_result(
         self,
@@ -247,7 +238,8 @@ class Journal:
         """Commit the outcome of sending a pending call: the raw response, or why there is none."""
         if status not in ("ok", "error"):
             raise ValueError(f"a result's status is ok or error, not {status!r}")
-        with self._transaction() as cur:
+        with self._lock:  # one statement: committed on its own
+            cur = self._cur
             cur.execute(
                 "UPDATE teacher_calls SET status = ?, response = ?, error = ?, http_status = ?, "
                 "response_model = ?, system_fingerprint = ?, request_id = ?, usage = ?, latency_ms = ?, "
@@ -269,3 +261,103 @@ class Journal:
             )
             if cur.fetchone()[0] != 1:
                 raise LookupError(f"no journaled call {request_hash}; record_pending must come first")
+
+
+_FIELDS = tuple(name.strip() for name in _COLUMNS.split(","))
+
+
+def export_calls(ledger: Ledger, path: str | Path, *, run_id: str | None = None) -> int:
+    """Write the journaled calls (all, or one run's) as JSON lines, oldest first; return how many.
+
+    The file is a recording: :func:`import_calls` loads it into another ledger, where ``--replay``
+    answers from it with no network. It holds what the journal holds, so no secrets.
+    """
+    where, args = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])
+    cur = ledger.con.execute(
+        f"SELECT {_COLUMNS} FROM teacher_calls {where} ORDER BY created_at, request_hash", args
+    )
+    n = 0
+    with open(path, "w", encoding="utf-8") as out:
+        while rows := cur.fetchmany(1024):
+            for row in rows:
+                record = dict(zip(_FIELDS, row, strict=True))
+                record["request"] = _load(record["request"])
+                record["usage"] = _load(record["usage"])
+                out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+                n += 1
+    return n
+
+
+def import_calls(ledger: Ledger, path: str | Path) -> tuple[int, int]:
+    """Load a recording written by :func:`export_calls`; return (new calls, calls already known).
+
+    Each line is checked (JSON object, the table's fields, a request whose content id is its hash)
+    before anything is written; one bad line is an InputError naming the file and line, and the
+    ledger is left unchanged. A call the ledger already has as ok is kept as it is.
+    """
+    from provenance.errors import InputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file does not exist", path=path)
+    rows: list[list[Any]] = []
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise InputError(f"not JSON: {exc}", path=path, line=number) from None
+            if not isinstance(record, dict):
+                raise InputError("a recorded call must be a JSON object", path=path, line=number)
+            missing = [f for f in ("request_hash", "request", "status", "endpoint", "api") if f not in record]
+            if missing:
+                raise InputError(f"missing {', '.join(missing)}", path=path, line=number)
+            if (
+                not isinstance(record["request"], dict)
+                or content_id(record["request"]) != record["request_hash"]
+            ):
+                raise InputError("request_hash is not the content id of the request", path=path, line=number)
+            if record["status"] not in ("pending", "ok", "error"):
+                raise InputError(
+                    f"status {record['status']!r} is not pending, ok or error", path=path, line=number
+                )
+            values = [record.get(f) for f in _FIELDS]
+            values[5] = json.dumps(record["request"], ensure_ascii=False)
+            values[13] = _json(record.get("usage"))
+            values[15] = int(record.get("attempts") or 0)
+            values[16] = record.get("created_at") or utcnow()
+            rows.append(values)
+    if not rows:
+        raise InputError("contains no recorded calls", path=path)
+    import pyarrow as pa
+
+    _calls = pa.Table.from_pylist([dict(zip(_FIELDS, r, strict=True)) for r in rows])
+    con = ledger.con
+    with ledger.transaction():
+        known = int(
+            con.execute(
+                "SELECT count(*) FROM teacher_calls t SEMI JOIN _calls c USING (request_hash) "
+                "WHERE t.status = 'ok'"
+            ).fetchone()[0]
+        )
+        con.execute(
+            "DELETE FROM teacher_calls "
+            "WHERE status <> 'ok' AND request_hash IN (SELECT request_hash FROM _calls)"
+        )
+        select = ", ".join(
+            f"c.{f}::JSON"
+            if f in ("request", "usage")
+            else f"c.{f}::TIMESTAMP"
+            if f.endswith("_at")
+            else f"c.{f}"
+            for f in _FIELDS
+        )
+        new = int(
+            con.execute(
+                f"INSERT INTO teacher_calls ({_COLUMNS}) SELECT DISTINCT ON (c.request_hash) {select} "
+                "FROM _calls c ANTI JOIN teacher_calls t USING (request_hash)"
+            ).fetchone()[0]
+        )
+    return new, known

@@ -39,6 +39,9 @@ CLAIM_SCHEMA = pa.schema(
         ("extra_key", _STR),  # one unused field's name and text, turned into JSON by DuckDB
         ("extra_text", _STR),
         ("claim_key", _STR),
+        ("prompt_template_hash", _STR),
+        ("request_id", _STR),
+        ("usage", _STR),  # JSON text
     ]
 )
 EDGE_SCHEMA = pa.schema(
@@ -115,8 +118,11 @@ class WriteBatch:
         claim_key: str | None = None,
         extra_key: str | None = None,
         extra_text: str | None = None,
+        prompt_template_hash: str | None = None,
+        request_id: str | None = None,
+        usage: str | None = None,
     ) -> None:
-        """Buffer a provenance row.
+        """Buffer a provenance row (``usage`` as JSON text).
 
         A row is identified by its example, the declaration, the method, the source file's
         digest and its claim key (by default ``source_index.source_item``), so writing the same
@@ -135,6 +141,9 @@ class WriteBatch:
         a[9](extra_key)
         a[10](extra_text)
         a[11](claim_key)
+        a[12](prompt_template_hash)
+        a[13](request_id)
+        a[14](usage)
 
     def extend_examples(
         self, ids: list[str], kind: str, instructions: list[str], inputs: list[str], outputs: list[str]
@@ -178,6 +187,9 @@ class WriteBatch:
         c[9].extend([extra_key] * n)
         c[10].extend(extra_texts or none)
         c[11].extend(none)
+        c[12].extend(none)
+        c[13].extend(none)
+        c[14].extend(none)
 
     def add_edge(
         self, child_id: str, parent_id: str, parent_kind: str, relation: str, position: int = 0

@@ -303,6 +303,7 @@ class Ledger:
                         "ELSE json_object(b.extra_key, b.extra_text) END",
                         [],
                     ),
+                    "usage": ("b.usage::JSON", []),
                 },
             )
         if batch.edges:
@@ -379,11 +380,16 @@ class Ledger:
         return self._column_cache[table]
 
     def _check_edges(self, _new_edges: pa.Table) -> None:
-        """Every edge's child must be a stored example, its parent a stored seed or example."""
+        """Every edge's child must be a stored example or instruction, its parent a stored node."""
         missing = self.con.execute(
             """
             SELECT child_id, 'example' AS kind FROM _new_edges n
             WHERE NOT EXISTS (SELECT 1 FROM examples e WHERE e.example_id = n.child_id)
+              AND NOT EXISTS (SELECT 1 FROM instructions i WHERE i.instruction_id = n.child_id)
+            UNION ALL
+            SELECT parent_id, parent_kind FROM _new_edges n
+            WHERE parent_kind = 'instruction'
+              AND NOT EXISTS (SELECT 1 FROM instructions i WHERE i.instruction_id = n.parent_id)
             UNION ALL
             SELECT parent_id, parent_kind FROM _new_edges n
             WHERE parent_kind = 'example'
@@ -411,10 +417,10 @@ class Ledger:
             for (c,) in self.con.execute(
                 """
             WITH RECURSIVE anc(id) AS (
-                SELECT parent_id FROM _new_edges WHERE parent_kind = 'example'
+                SELECT parent_id FROM _new_edges WHERE parent_kind <> 'seed'
                 UNION
                 SELECT l.parent_id FROM lineage l JOIN anc ON l.child_id = anc.id
-                WHERE l.parent_kind = 'example'
+                WHERE l.parent_kind <> 'seed'
             )
             SELECT DISTINCT child_id FROM _new_edges WHERE child_id IN (SELECT id FROM anc)
             """
@@ -426,10 +432,10 @@ class Ledger:
             """
             WITH RECURSIVE walk(start, id) AS (
                 SELECT child_id, parent_id FROM _new_edges
-                WHERE parent_kind = 'example' AND child_id IN (SELECT UNNEST(?::VARCHAR[]))
+                WHERE parent_kind <> 'seed' AND child_id IN (SELECT UNNEST(?::VARCHAR[]))
                 UNION
                 SELECT w.start, l.parent_id FROM lineage l JOIN walk w ON l.child_id = w.id
-                WHERE l.parent_kind = 'example'
+                WHERE l.parent_kind <> 'seed'
             )
             SELECT start FROM walk WHERE id = start LIMIT 1
             """,
@@ -447,7 +453,8 @@ class Ledger:
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def resolve(self, ref: str) -> tuple[NodeKind, str]:
-        """Resolve an example or seed by full id, unique id prefix (≥ 6 hex digits) or seed name/id.
+        """Resolve an example, seed or machine instruction by full id, unique id prefix (≥ 6 hex
+        digits) or seed name/id.
 
         Raises:
             NotFoundError: nothing matches.
@@ -459,8 +466,10 @@ class Ledger:
             prefix = ref.lower() + "%"
             candidates = self.con.execute(
                 "SELECT DISTINCT 'example', example_id FROM examples WHERE example_id LIKE ? "
-                "UNION SELECT 'seed', seed_id FROM seeds WHERE seed_id LIKE ? LIMIT 6",
-                [prefix, prefix],
+                "UNION SELECT 'seed', seed_id FROM seeds WHERE seed_id LIKE ? "
+                "UNION SELECT 'instruction', instruction_id FROM instructions WHERE instruction_id LIKE ? "
+                "LIMIT 6",
+                [prefix, prefix, prefix],
             ).fetchall()
         if not candidates:
             candidates = self.con.execute(
@@ -468,7 +477,7 @@ class Ledger:
                 [ref, ref],
             ).fetchall()
         if not candidates:
-            raise NotFoundError(f"no example or seed matches {ref!r}")
+            raise NotFoundError(f"no example, seed or instruction matches {ref!r}")
         if len(candidates) > 1:
             listed = ", ".join(f"{kind} {ident[:12]}" for kind, ident in candidates[:5])
             raise AmbiguousIdError(f"{ref!r} matches several nodes ({listed}); give more digits")

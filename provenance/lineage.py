@@ -63,7 +63,7 @@ def ancestry(ledger: Ledger, ref: str, *, max_depth: int = MAX_DEPTH) -> Walk:
             UNION
             SELECT l.child_id, l.parent_id, l.parent_kind, l.relation, l.position, up.depth + 1
             FROM lineage l JOIN up ON l.child_id = up.parent_id
-            WHERE up.parent_kind = 'example' AND up.depth < ?
+            WHERE up.parent_kind <> 'seed' AND up.depth < ?
         )
         SELECT child_id, parent_id, parent_kind, relation, position, min(depth) AS depth
         FROM up GROUP BY ALL ORDER BY depth, child_id, position, parent_id
@@ -85,7 +85,7 @@ def descendants(ledger: Ledger, ref: str, *, max_depth: int = MAX_DEPTH) -> Walk
             UNION
             SELECT l.child_id, l.parent_id, l.parent_kind, l.relation, l.position, d.depth + 1
             FROM lineage l JOIN down d ON l.parent_id = d.child_id
-            WHERE l.parent_kind = 'example' AND d.depth < ?
+            WHERE l.parent_kind <> 'seed' AND d.depth < ?
         )
         SELECT child_id, parent_id, parent_kind, relation, position, min(depth) AS depth
         FROM down GROUP BY ALL ORDER BY depth, parent_id, position, child_id
@@ -129,9 +129,12 @@ def _walk_down(roots: str) -> str:
             SELECT example_id, 0 FROM roots
             UNION
             SELECT l.child_id, h.depth + 1 FROM lineage l JOIN hit h ON l.parent_id = h.example_id
-            WHERE l.parent_kind = 'example' AND h.depth < ?
+            WHERE l.parent_kind <> 'seed' AND h.depth < ?
         ),
-        best AS (SELECT example_id, min(depth) AS depth FROM hit GROUP BY example_id)
+        best AS (
+            SELECT example_id, min(depth) AS depth FROM hit SEMI JOIN examples USING (example_id)
+            GROUP BY example_id
+        )
         SELECT example_id, depth, count(*) OVER () AS total, count_if(depth = 0) OVER () AS direct
         FROM best ORDER BY depth, example_id LIMIT ?
     """

@@ -51,10 +51,11 @@ class Relation(StrEnum):
 
 
 class NodeKind(StrEnum):
-    """The two kinds of lineage node."""
+    """The kinds of lineage node."""
 
     SEED = "seed"
     EXAMPLE = "example"
+    INSTRUCTION = "instruction"  # a machine-written instruction (Self-Instruct's bootstrap)
 
 
 class TermsStatus(StrEnum):

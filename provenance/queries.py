@@ -25,6 +25,7 @@ def stats(ledger: Ledger) -> dict[str, Any]:
                (SELECT count(*) FROM examples WHERE kind = 'instruction') AS instruction_examples,
                (SELECT count(*) FROM examples WHERE kind = 'chat') AS chat_examples,
                (SELECT count(*) FROM seeds) AS seeds,
+               (SELECT count(*) FROM instructions) AS machine_instructions,
                (SELECT count(*) FROM provenance) AS provenance_rows,
                (SELECT count(*) FROM teachers) AS teachers,
                (SELECT count(*) FROM lineage) AS lineage_edges,
@@ -89,10 +90,12 @@ def recent_runs(ledger: Ledger, limit: int) -> list[Run]:
 
 
 def show(ledger: Ledger, ref: str) -> dict[str, Any]:
-    """One example (content, every claim about it, its parents and children) or one seed."""
+    """One example (content, every claim about it, its parents and children), seed or machine instruction."""
     kind, node = ledger.resolve(ref)
     if kind is NodeKind.SEED:
         return _show_seed(ledger, node)
+    if kind is NodeKind.INSTRUCTION:
+        return _show_instruction(ledger, node)
     row = ledger.rows("SELECT * FROM examples WHERE example_id = ?", [node])[0]
     content: dict[str, Any]
     if row["kind"] == "chat":
@@ -200,4 +203,29 @@ def _show_seed(ledger: Ledger, node: str) -> dict[str, Any]:
         "run_id": row["run_id"],
         "created_at": row["created_at"],
         "descendants": descendants,
+    }
+
+
+def _show_instruction(ledger: Ledger, node: str) -> dict[str, Any]:
+    row = ledger.rows("SELECT * FROM instructions WHERE instruction_id = ?", [node])[0]
+    candidate = ledger.rows(
+        "SELECT c.generation_id, g.method, g.teacher_model, g.endpoint, c.request_hash, c.run_id "
+        "FROM generation_candidates c JOIN generations g USING (generation_id) "
+        "WHERE c.node_id = ? AND c.stage = 'instruction' ORDER BY c.created_at LIMIT 1",
+        [node],
+    )
+    return {
+        "kind": "instruction",
+        "id": node,
+        "instruction": row["instruction"],
+        "is_classification": row["is_classification"],
+        "first_run_id": row["first_run_id"],
+        "created_at": row["created_at"],
+        "generated_by": candidate[0] if candidate else None,
+        "parents": ledger.rows(
+            "SELECT parent_id, parent_kind, relation, position FROM lineage WHERE child_id = ? "
+            "ORDER BY relation, position, parent_id",
+            [node],
+        ),
+        "children": _scalar(ledger, "SELECT count(*) FROM lineage WHERE parent_id = ?", [node]),
     }

@@ -134,7 +134,7 @@ def test_show_by_prefix_seed_name_and_ambiguity(populated: Path) -> None:
     text = run_cli("show", example_id, db=populated)
     assert text.exit_code == 0 and "teacher davinci" in text.stdout and "non_competing_only" in text.stdout
     missing = run_cli("show", "ffffffffff", db=populated)
-    assert missing.exit_code == 2 and "no example or seed matches" in missing.stderr
+    assert missing.exit_code == 2 and "no example, seed or instruction matches" in missing.stderr
 
 
 def test_a_prefix_matching_several_examples_is_ambiguous(db: Path, write_jsonl) -> None:

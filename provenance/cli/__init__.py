@@ -31,6 +31,8 @@ _COMMANDS = {
     "teachers": "provenance.cli.teachers_cmds:teachers",
     "licence": "provenance.cli.licence_cmds:licence",
     "check": "provenance.cli.check_cmd:check",
+    "generate": "provenance.cli.generate_cmds:generate",
+    "journal": "provenance.cli.journal_cmds:journal",
 }
 _ALIASES = {"license": "licence"}
 

@@ -1,0 +1,572 @@
+"""``provenance generate``: Self-Instruct, Alpaca and rejection sampling with full provenance.
+
+The teacher's licence and terms are taken from the teacher registry at generation time (or from
+``--licence`` / ``--terms``); a teacher the registry does not know is recorded as unknown and fails
+closed in ``provenance check``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from provenance.cli.common import State, console, echo_json, json_option, pass_state, registry_option
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _params(values: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for value in values:
+        key, sep, raw = value.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE", param_hint="--param")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except ValueError:
+            out[key.strip()] = raw
+    return out
+
+
+def teacher_options(fn: F) -> F:
+    """Options every generator shares: the teacher, the limits, the journal."""
+    options = [
+        click.option(
+            "--teacher",
+            "teacher",
+            required=True,
+            metavar="MODEL_ID",
+            help="The model name sent to the endpoint and recorded (resolved in the teacher registry).",
+        ),
+        click.option(
+            "--base-url",
+            metavar="URL",
+            help="An OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, TGI, …); default OpenAI's API.",
+        ),
+        click.option(
+            "--api-key-env",
+            default="OPENAI_API_KEY",
+            show_default=True,
+            metavar="NAME",
+            help="The environment variable holding the API key (its value is never stored).",
+        ),
+        click.option(
+            "--local",
+            "local_path",
+            type=click.Path(path_type=Path),
+            metavar="PATH",
+            help="Generate with a local transformers checkpoint at PATH instead of an endpoint.",
+        ),
+        click.option("-n", "n", type=int, default=100, show_default=True, help="Examples to accept."),
+        click.option(
+            "--concurrency", type=int, default=4, show_default=True, help="Requests in flight at once."
+        ),
+        click.option(
+            "--replay",
+            is_flag=True,
+            help="Answer every request from the teacher-call journal; never open a connection.",
+        ),
+        click.option("--max-requests", type=int, help="Stop after this many requests."),
+        click.option("--budget-tokens", type=int, help="Stop once the replies used this many tokens."),
+        click.option(
+            "--round-size",
+            type=int,
+            default=16,
+            show_default=True,
+            help="Requests built from one state of the generation (part of its identity).",
+        ),
+        click.option("--api", type=click.Choice(["completions", "chat"]), help="Legacy completions or chat."),
+        click.option(
+            "--random-seed", type=int, default=0, show_default=True, help="Seed of the prompt sampling."
+        ),
+        click.option(
+            "--templates",
+            "templates_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="A folder of prompt templates replacing the shipped ones (same file names).",
+        ),
+        click.option(
+            "--param",
+            "extra",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="An extra request body parameter (JSON value), e.g. --param seed=1 (repeatable).",
+        ),
+        click.option(
+            "--licence",
+            "--license",
+            "licence",
+            metavar="EXPR",
+            help="SPDX licence of the teacher's output (default: from the teacher registry).",
+        ),
+        click.option(
+            "--terms", metavar="ID[@VERSION]", help="Terms of the teacher (default: from the registry)."
+        ),
+        click.option(
+            "--timeout", type=float, default=120.0, show_default=True, help="Seconds per HTTP request."
+        ),
+        click.option(
+            "--max-retries", type=int, default=5, show_default=True, help="Retries on 429, 5xx, timeouts."
+        ),
+        registry_option,
+        json_option,
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def seeds_options(fn: F) -> F:
+    """``--seeds FILE`` and its licence."""
+    for option in reversed(
+        [
+            click.option(
+                "--seeds",
+                "seeds_file",
+                type=click.Path(path_type=Path),
+                help="Seed tasks (Self-Instruct JSON lines) to import and use; default: every seed in "
+                "the ledger.",
+            ),
+            click.option("--seeds-licence", metavar="EXPR", help="SPDX licence of the --seeds file."),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+@click.group()
+def generate() -> None:
+    """Make new examples with a teacher, each with its provenance and lineage.
+
+    Every request is journaled in the ledger before it is sent and its reply before it is parsed:
+    a killed run continues where it stopped when run again (nothing completed is sent twice), and
+    --replay reruns a recorded generation with no network.
+
+    \b
+    Example:
+      provenance generate self-instruct --teacher Qwen/Qwen2.5-7B-Instruct \\
+          --base-url http://localhost:8000/v1 -n 500
+      provenance generate alpaca --teacher gpt-4o-mini -n 1000
+      provenance generate rejection-sampling problems.jsonl --teacher llama3.1:8b \\
+          --base-url http://localhost:11434/v1 --verifier answer -k 8
+    """
+
+
+@generate.command("self-instruct")
+@teacher_options
+@seeds_options
+@click.option("--classification-only", is_flag=True, help="Self-Instruct's classification-task variant.")
+@click.option(
+    "--rouge-threshold",
+    type=float,
+    default=0.7,
+    show_default=True,
+    help="Reject an instruction whose ROUGE-L F with a seed or kept instruction is above this.",
+)
+@click.option("--max-instances", type=int, default=5, show_default=True, help="Instances kept per task.")
+@click.option(
+    "--no-capitalize",
+    is_flag=True,
+    help="Keep the instruction's case (the published code capitalises, lower-casing the rest).",
+)
+@pass_state
+def self_instruct(state: State, **opts: Any) -> None:
+    """Self-Instruct's bootstrap: 8 in-context instructions (6 seeds, 2 machine), its filters,
+    ROUGE-L diversity, classification identification and instance generation.
+
+    Each new instruction records the exact seeds and machine instructions of its prompt; each
+    instance records its instruction; every rejected candidate is kept with the filter's reason
+    (`provenance generate candidates` lists them).
+
+    \b
+    Example:
+      provenance seeds import examples/self-instruct/seed_tasks.jsonl --licence Apache-2.0
+      provenance generate self-instruct --teacher gpt-3.5-turbo-instruct -n 200
+    """
+    from generators.self_instruct import TEMPLATE_NAMES, SelfInstruct, SelfInstructConfig
+
+    config = SelfInstructConfig(
+        api=opts["api"] or "completions",
+        round_size=opts["round_size"],
+        classification_only=opts["classification_only"],
+        rouge_threshold=opts["rouge_threshold"],
+        capitalize=not opts["no_capitalize"],
+        max_instances=opts["max_instances"],
+        random_seed=opts["random_seed"],
+        extra_params=_params(opts["extra"]),
+    )
+    _generate(
+        state,
+        opts,
+        "self-instruct",
+        config.params(),
+        TEMPLATE_NAMES,
+        lambda gen, seeds, sim: SelfInstruct(gen, seeds, sim, config),
+    )
+
+
+@generate.command("alpaca")
+@teacher_options
+@seeds_options
+@click.option(
+    "--rouge-threshold",
+    type=float,
+    default=0.7,
+    show_default=True,
+    help="Reject an instruction whose ROUGE-L F with a seed or kept instruction is above this.",
+)
+@pass_state
+def alpaca(state: State, **opts: Any) -> None:
+    """Alpaca-style distillation: 20 tasks per request from 3 seed demonstrations, instruction,
+    input and output in one reply, the published filters and ROUGE-L diversity.
+
+    Each example records the exact seeds of its prompt (in-context-demo, positions 1-3) and the
+    hash of the prompt template (generators/templates/alpaca/prompt.txt, or --templates).
+
+    \b
+    Example:
+      provenance generate alpaca --teacher gpt-4o-mini --api chat -n 1000 --concurrency 16
+    """
+    from generators.alpaca import TEMPLATE_NAMES, Alpaca, AlpacaConfig
+
+    config = AlpacaConfig(
+        api=opts["api"] or "completions",
+        round_size=opts["round_size"],
+        rouge_threshold=opts["rouge_threshold"],
+        random_seed=opts["random_seed"],
+        extra_params=_params(opts["extra"]),
+    )
+    _generate(
+        state,
+        opts,
+        "alpaca",
+        config.params(),
+        TEMPLATE_NAMES,
+        lambda gen, seeds, sim: Alpaca(gen, seeds, sim, config),
+    )
+
+
+@generate.command("rejection-sampling")
+@click.argument("problems", type=click.Path(path_type=Path))
+@teacher_options
+@click.option(
+    "--verifier",
+    type=click.Choice(["answer", "python"]),
+    default="answer",
+    show_default=True,
+    help="answer: the final '#### answer' matches the reference (as numbers, else as text); "
+    "python: the code passes the problem's tests in a sandboxed subprocess.",
+)
+@click.option("-k", "k", type=int, default=4, show_default=True, help="Candidates per problem.")
+@click.option(
+    "--keep",
+    type=click.Choice(["all", "first"]),
+    default="all",
+    show_default=True,
+    help="Keep every distinct verified candidate, or only the first per problem.",
+)
+@click.option("--temperature", type=float, default=0.7, show_default=True)
+@click.option("--max-tokens", type=int, default=512, show_default=True)
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "number", "exact"]),
+    default="auto",
+    show_default=True,
+    help="answer verifier: compare as numbers, as text, or numbers when both are.",
+)
+@click.option("--code-timeout", type=float, default=10.0, show_default=True, help="python verifier: seconds.")
+@click.option("--code-memory-mb", type=int, default=512, show_default=True, help="python verifier: memory.")
+@click.option("--problems-licence", metavar="EXPR", help="SPDX licence of the problems file.")
+@click.option("--problems-source", metavar="TEXT", help="Where the problems came from.")
+@pass_state
+def rejection_sampling(state: State, problems: Path, **opts: Any) -> None:
+    """STaR-style rejection sampling: k candidates per problem, kept when the verifier accepts.
+
+    PROBLEMS is a JSON-lines (or JSON list) file of {id, question, answer} (GSM8K style: the
+    reference may end with '#### 72') or {id, prompt, tests: ["assert f(1) == 2", …]}. Model
+    output is never evaluated in this process. Kept examples carry the verifier, its verdict and
+    the attempt number; rejected candidates are kept with the verdict's reason.
+
+    \b
+    Example:
+      provenance generate rejection-sampling gsm8k_train.jsonl --teacher Qwen/Qwen2.5-Math-7B-Instruct \\
+          --base-url http://localhost:8000/v1 --verifier answer -k 8 -n 5000
+    """
+    from generators.rejection import TEMPLATES, RejectionConfig, RejectionSampling
+    from generators.verifiers import load_problems, verifier_for
+    from provenance.models import Declaration
+
+    loaded = load_problems(problems)
+    if opts["verifier"] == "answer":
+        verifier = verifier_for("answer", mode=opts["mode"])
+    else:
+        verifier = verifier_for("python", timeout_s=opts["code_timeout"], memory_mb=opts["code_memory_mb"])
+    config = RejectionConfig(
+        api=opts["api"] or "chat",
+        k=opts["k"],
+        round_size=opts["round_size"],
+        temperature=opts["temperature"],
+        max_tokens=opts["max_tokens"],
+        keep=opts["keep"],
+        extra_params=_params(opts["extra"]),
+    )
+    declared = Declaration(licence=opts["problems_licence"], source=opts["problems_source"])
+    from provenance.ids import digest_file
+
+    params = {
+        **config.params(),
+        "problems_sha256": digest_file(str(problems)),
+        "verifier": verifier.name,
+        "verifier_params": verifier.params(),
+    }
+    opts["seeds_file"] = None
+    _generate(
+        state,
+        opts,
+        "rejection-sampling",
+        params,
+        (TEMPLATES[verifier.name],),
+        lambda gen, seeds, sim: RejectionSampling(gen, loaded, problems, declared, verifier, config),
+        needs_seeds=False,
+    )
+
+
+def _declaration(
+    teacher: str, licence: str | None, terms: str | None, registry_files: tuple[str, ...]
+) -> Any:
+    """The provenance of the teacher's output: from the registry, unless given."""
+    from policies.registry import load_registry
+    from policies.resolve import resolve_model
+    from provenance.models import Declaration, Origin, Teacher, Terms
+
+    resolution = resolve_model(load_registry(registry_files), teacher)
+    entry = resolution.entry
+    declared_terms = Terms.parse(terms) if terms else None
+    if entry is not None and declared_terms is None and entry.terms is not None:
+        retrieved = next((e.retrieved for e in entry.evidence if len(e.retrieved) == 10), None)
+        declared_terms = Terms(
+            id=entry.terms.id, version=entry.terms.version, retrieved=retrieved, status=entry.training
+        )
+    return Declaration(
+        origin=Origin.MACHINE,
+        teacher=Teacher(model=teacher, provider=entry.provider if entry else None),
+        licence=licence or (entry.licence if entry else None),
+        terms=declared_terms,
+    ), resolution
+
+
+def _generate(
+    state: State,
+    opts: dict[str, Any],
+    method: str,
+    params: dict[str, Any],
+    template_names: tuple[str, ...],
+    build: Callable[[Any, Any, Any], Any],
+    *,
+    needs_seeds: bool = True,
+) -> None:
+    from generators.generation import Limits, Templates, execute, load_seeds
+    from generators.self_instruct import Similarity
+    from policies.rouge import RougePool, tokenize
+    from provenance.errors import InputError
+
+    limits = Limits(n=opts["n"], max_requests=opts["max_requests"], budget_tokens=opts["budget_tokens"])
+    if opts["concurrency"] < 1:
+        raise InputError("--concurrency must be at least 1")
+    templates = Templates(opts["templates_dir"])
+    templates.hashes(template_names)  # a missing template is an error before anything is sent
+    declaration, resolution = _declaration(
+        opts["teacher"], opts["licence"], opts["terms"], opts["registry_files"]
+    )
+    similarity = Similarity(tokenize, RougePool)
+    out = console()
+    with state.open(read_only=False) as ledger:
+        seeds: list[Any] = []
+        if needs_seeds:
+            seeds = _seeds(ledger, opts["seeds_file"], opts["seeds_licence"], load_seeds)
+        run_params = {
+            **params,
+            "n": limits.n,
+            "max_requests": limits.max_requests,
+            "budget_tokens": limits.budget_tokens,
+            "concurrency": opts["concurrency"],
+            "replay": opts["replay"],
+            "api_key_env": opts["api_key_env"],
+            "seeds": [s.seed_id for s in seeds],
+        }
+        identity = {**params, "seeds": [s.seed_id for s in seeds]}
+        with _progress(limits.n) as tick:
+            summary = execute(
+                ledger,
+                method=method,
+                params=identity,
+                make_client=lambda journal: _client(opts, journal),
+                make_loop=lambda gen: build(gen, seeds, similarity),
+                templates=templates,
+                template_names=template_names,
+                declaration=declaration,
+                limits=limits,
+                on_progress=tick,
+            )
+        summary["run_params"] = run_params
+        summary["registry_entry"] = resolution.entry.id if resolution.entry else None
+    if opts["as_json"]:
+        echo_json(summary)
+        return
+    _print_summary(out, summary, resolution, declaration)
+
+
+def _seeds(ledger: Any, seeds_file: Path | None, seeds_licence: str | None, load_seeds: Any) -> list[Any]:
+    if seeds_file is None:
+        return load_seeds(ledger)
+    from generators.importers import import_seeds
+    from provenance.models import Declaration, Origin
+
+    summary = import_seeds(ledger, seeds_file, Declaration(origin=Origin.HUMAN, licence=seeds_licence))
+    return load_seeds(ledger, summary.sha256)
+
+
+def _client(opts: dict[str, Any], journal: Any) -> Any:
+    if opts["local_path"] is not None:
+        from generators.local_client import TransformersClient
+
+        return TransformersClient(
+            opts["local_path"], journal=journal, model_name=opts["teacher"], replay=opts["replay"]
+        )
+    from generators.clients import OpenAICompatibleClient
+
+    return OpenAICompatibleClient(
+        opts["base_url"],
+        opts["api_key_env"],
+        opts["teacher"],
+        journal=journal,
+        max_retries=opts["max_retries"],
+        timeout=opts["timeout"],
+        concurrency=opts["concurrency"],
+        replay=opts["replay"],
+    )
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[Any], None] | None]:
+    """A progress bar (accepted / rejected / requests / tokens) on stderr, on a terminal only."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("generating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("generate", total=total, info="")
+
+        def tick(tally: Any) -> None:
+            info = (
+                f"rejected {tally.rejected:,} · requests {tally.requests:,} "
+                f"({tally.from_journal:,} from the journal) · tokens {tally.tokens:,}"
+            )
+            progress.update(task, completed=min(tally.accepted, total), info=info)
+
+        yield tick
+
+
+def _print_summary(out: Any, s: dict[str, Any], resolution: Any, declaration: Any) -> None:
+    out.print(
+        f"[bold]{s['method']}[/] with {s['teacher']} at {s['endpoint']}: accepted [bold]{s['accepted']:,}[/] "
+        f"examples, rejected {s['rejected']:,} candidates"
+        + (f", {s['instructions']:,} new instructions" if s["instructions"] else "")
+    )
+    out.print(
+        f"  requests {s['requests']:,} ({s['sent']:,} sent, {s['from_journal']:,} from the journal, "
+        f"{s['unusable']:,} unusable) · tokens {s['tokens']:,} · rounds {s['rounds']:,}"
+    )
+    if s["rejected_by"]:
+        reasons = sorted(s["rejected_by"].items(), key=lambda kv: (-kv[1], kv[0]))
+        out.print("  rejected by: " + ", ".join(f"{k} {v:,}" for k, v in reasons))
+    out.print(f"  stopped: {s['stop']}")
+    terms = declaration.terms
+    if resolution.entry is None and declaration.licence is None:
+        out.print(
+            f"  [yellow]teacher {s['teacher']!r} is not in the teacher registry[/]: its licence and terms "
+            "are recorded as unknown, and `provenance check` will fail closed on these examples"
+        )
+    else:
+        out.print(
+            f"  recorded: licence {declaration.licence or 'unknown'} · terms "
+            f"{terms.label() if terms else 'unknown'} ({terms.status.value if terms else 'unknown'})"
+        )
+    out.print(
+        f"  generation {s['generation_id'][:12]} · see `provenance recall --teacher {s['teacher']}` and "
+        "`provenance lineage ID`"
+    )
+
+
+@generate.command("candidates")
+@click.option("--generation", "generation", metavar="ID", help="One generation (id or prefix); default all.")
+@click.option("--status", type=click.Choice(["accepted", "rejected"]), help="Only accepted or rejected ones.")
+@click.option(
+    "--reason", metavar="REASON", help="Only candidates rejected for this reason (e.g. too-similar)."
+)
+@click.option("--limit", type=int, default=20, show_default=True, help="Rows to list (the counts cover all).")
+@json_option
+@pass_state
+def candidates(
+    state: State, generation: str | None, status: str | None, reason: str | None, limit: int, as_json: bool
+) -> None:
+    """What the filters did: every candidate a generator parsed, with the reason it was rejected.
+
+    \b
+    Example:
+      provenance generate candidates --status rejected --reason too-similar
+    """
+    where = ["(? IS NULL OR generation_id LIKE ?)", "(? IS NULL OR status = ?)", "(? IS NULL OR reason = ?)"]
+    args = [generation, f"{generation}%", status, status, reason, reason]
+    sql_where = " AND ".join(where)
+    with state.open(read_only=True) as ledger:
+        counts = ledger.rows(
+            f"SELECT stage, status, reason, count(*) AS n FROM generation_candidates WHERE {sql_where} "
+            "GROUP BY ALL ORDER BY stage, status, n DESC, reason",
+            args,
+        )
+        rows = ledger.rows(
+            "SELECT generation_id, stage, status, reason, content, details, node_id, request_hash "
+            f"FROM generation_candidates WHERE {sql_where} "
+            "ORDER BY created_at, ordinal, choice, item LIMIT ?",
+            [*args, limit],
+        )
+    for row in rows:
+        row["content"] = json.loads(row["content"])
+        row["details"] = json.loads(row["details"]) if row["details"] else None
+    if as_json:
+        echo_json({"counts": counts, "rows": rows})
+        return
+    out = console()
+    for c in counts:
+        out.print(f"{c['stage']:<14} {c['status']:<9} {c['reason']:<28} {c['n']:>8,}")
+    for row in rows:
+        text = (
+            row["content"].get("instruction")
+            or row["content"].get("text")
+            or row["content"].get("output")
+            or ""
+        )
+        details = row["details"] or {}
+        extra = (
+            f" (ROUGE-L {details['rouge_l']:.3f} with {details['collided_kind']})"
+            if "rouge_l" in details
+            else ""
+        )
+        out.print(f"· {row['stage']} {row['status']} {row['reason']}{extra}: {text[:100]!r}")
