@@ -21,12 +21,10 @@ from generators.clients import TeacherRequest
 from generators.generation import Candidate, Generation, NewExample, Round, SeedTask, reply_problem
 from generators.parsing import (
     ALPACA_BLACKLIST,
-    blacklisted_word,
     clean_instruction,
-    instruction_filter,
     split_alpaca,
 )
-from generators.self_instruct import Similarity
+from generators.self_instruct import InstructionFilter, Similarity
 from provenance.errors import InputError
 from provenance.models import Example, Method, NodeKind, Relation
 
@@ -106,18 +104,18 @@ class Alpaca:
         self.gen = generation
         self.config = config
         self.seeds = list(seeds)
-        self.similarity = similarity
         self.rng = random.Random(config.random_seed)
-        self.pool = similarity.pool(config.rouge_threshold)
-        self.names: list[tuple[str, str, str]] = []
+        self.filter = InstructionFilter(
+            similarity,
+            threshold=config.rouge_threshold,
+            blacklist=config.blacklist,
+            min_words=config.min_words,
+            max_words=config.max_words,
+        )
         for seed in self.seeds:
-            self._pool_add(NodeKind.SEED.value, seed.seed_id, seed.instruction)
+            self.filter.keep(NodeKind.SEED.value, seed.seed_id, seed.instruction)
         self.header = generation.templates.text(PROMPT)
         self.built = 0  # prompts built so far: each request's sample number
-
-    def _pool_add(self, kind: str, ident: str, text: str) -> None:
-        self.pool.add(self.similarity.tokenize(text), len(self.names))
-        self.names.append((kind, ident, text))
 
     def run(self) -> None:
         """Rounds until a limit is reached."""
@@ -181,26 +179,10 @@ class Alpaca:
         for item, task in enumerate(split_alpaca(text, c.demos, reply.finish_reason)):
             content = {"instruction": task.instruction, "input": task.input, "output": task.output}
             reason, details = task.error, None
-            if reason is None:
-                reason = instruction_filter(
-                    task.instruction, blacklist=c.blacklist, min_words=c.min_words, max_words=c.max_words
-                )
-                if reason == "blacklisted-word":
-                    details = {"word": blacklisted_word(task.instruction, c.blacklist)}
             if reason is None and not task.output:
-                reason = "empty-output"
-            if reason is None:
-                hit = self.pool.collision(self.similarity.tokenize(task.instruction))
-                if hit is not None:
-                    kind, ident, other = self.names[hit.index]
-                    reason = "too-similar"
-                    details = {
-                        "rouge_l": hit.score,
-                        "collided_kind": kind,
-                        "collided_with": ident,
-                        "collided_text": other,
-                        "threshold": c.rouge_threshold,
-                    }
+                reason = "empty-output"  # not in the published filters: an empty answer teaches nothing
+            if reason is None and (rejected := self.filter.check(task.instruction)) is not None:
+                reason, details = rejected
             if reason is None and accepted >= quota:
                 reason = "quota-reached"
             if reason is not None:
@@ -234,6 +216,6 @@ class Alpaca:
                     example.id,
                 )
             )
-            self._pool_add("example", example.id, task.instruction)
+            self.filter.keep(NodeKind.EXAMPLE.value, example.id, task.instruction)
             accepted += 1
         return accepted

@@ -1,9 +1,10 @@
 """Teacher clients. :class:`OpenAICompatibleClient` talks to any OpenAI-compatible endpoint.
 
 Every call goes through the :class:`~generators.journal.Journal`: a request already answered (status
-ok) is answered from the journal and never sent again; otherwise the request is committed as
-pending, sent with the real ``openai`` client (its own retries off), and the raw response is
-committed before it is parsed.
+ok) is answered from the journal and never sent again; otherwise the request is sent with the
+real ``openai`` client (its own retries off), and the request with its raw response is committed
+in one write before the response is parsed. A call in flight when the process is killed has no
+row, and is sent again by the next run (it never completed).
 
 Errors, documented:
 
@@ -394,7 +395,6 @@ class OpenAICompatibleClient:
                 return self._from_call(call)
             if self.replay:
                 return self._replayed(request_hash, stored)
-            self.journal.record_pending(request_hash, stored)
             return self._send(request_hash, stored, body, headers)
         finally:
             with self._lock:
@@ -509,8 +509,9 @@ class OpenAICompatibleClient:
             if retryable and attempt <= self.max_retries:
                 self._sleep(self._backoff(attempt, retry_headers))
                 continue
-            self.journal.record_result(
+            self.journal.record_call(
                 request_hash,
+                stored,
                 status="error",
                 attempts=attempt,
                 response=raw,
@@ -537,8 +538,9 @@ class OpenAICompatibleClient:
         raw = self._redact(raw) or ""
         found = digest(stored["api"], raw)
         request_id = response.headers.get("x-request-id") or found.response_id
-        self.journal.record_result(
+        self.journal.record_call(
             request_hash,
+            stored,
             status="error" if found.error else "ok",
             attempts=attempts,
             response=raw,

@@ -1,9 +1,12 @@
 """The teacher-call journal: every request to a teacher, and its raw response, in the ledger.
 
-A request is written and committed (status ``pending``) before it is sent, and its raw response
-is written and committed before anything parses it. A killed run therefore never sends a
-completed call again: on resume, :meth:`Journal.lookup` answers it. The request is keyed by
-:meth:`Journal.request_hash`, the content id of the request as stored.
+A request and its raw response are written and committed before anything parses the response:
+:meth:`Journal.record_call` does it in one write once the outcome is in (the HTTP client's path,
+one commit per call), or :meth:`Journal.record_pending` before a long job and
+:meth:`Journal.record_result` after it (the local transformers client's batches). A killed run
+therefore never sends a completed call again: on resume, :meth:`Journal.lookup` answers it. The
+request is keyed by :meth:`Journal.request_hash`, the content id of the request as stored. The
+journal remembers which hashes are stored (it writes them all), so a new request costs no lookup.
 
 Secrets never reach the journal: endpoints lose their userinfo, query string and fragment, and
 headers or query parameters that carry credentials are dropped before hashing and storing.
@@ -107,6 +110,17 @@ class Journal:
         catalog = ledger.con.execute("SELECT current_database()").fetchone()[0]
         self._cur.execute(f'USE "{catalog}"')  # a cursor starts in the default catalog
         self._lock = threading.Lock()
+        self._known: set[str] | None = (
+            None  # hashes stored, loaded on first use (this journal writes them all)
+        )
+
+    def _stored(self, request_hash: str) -> bool:
+        """Whether a call with this hash is stored (call with the lock held)."""
+        if self._known is None:
+            self._known = {
+                h for (h,) in self._cur.execute("SELECT request_hash FROM teacher_calls").fetchall()
+            }
+        return request_hash in self._known
 
     def close(self) -> None:
         """Close the journal's cursor (closing the ledger closes it too)."""
@@ -166,6 +180,8 @@ class Journal:
     def get(self, request_hash: str) -> Call | None:
         """The journaled call with this hash, whatever its status."""
         with self._lock:
+            if not self._stored(request_hash):
+                return None
             row = self._cur.execute(
                 f"SELECT {_COLUMNS} FROM teacher_calls WHERE request_hash = ?", [request_hash]
             ).fetchone()
@@ -219,6 +235,77 @@ class Journal:
                     "completed_at = NULL WHERE request_hash = ? AND status <> 'ok'",
                     [self.run_id, request_hash],
                 )
+            self._stored(request_hash)
+            assert self._known is not None
+            self._known.add(request_hash)
+
+    def record_call(
+        self,
+        request_hash: str,
+        request: Mapping[str, Any],
+        *,
+        status: Status,
+        attempts: int,
+        response: str | None = None,
+        error: str | None = None,
+        http_status: int | None = None,
+        response_model: str | None = None,
+        system_fingerprint: str | None = None,
+        request_id: str | None = None,
+        usage: Mapping[str, Any] | None = None,
+        latency_ms: float | None = None,
+    ) -> None:
+        """Commit a call and its outcome in one write, once the reply (or the final failure) is in,
+        before anything parses it. A stored call that is not ok (an earlier error, a pending row
+        of a killed run) takes the new outcome; a stored ok call is left alone.
+        """
+        import duckdb
+
+        if status not in ("ok", "error"):
+            raise ValueError(f"a result's status is ok or error, not {status!r}")
+        if content_id(request) != request_hash:
+            raise ValueError("request_hash is not the content id of the request")
+        now = utcnow()
+        outcome = [
+            status,
+            response,
+            error,
+            http_status,
+            response_model,
+            system_fingerprint,
+            request_id,
+            _json(dict(usage) if usage is not None else None),
+            latency_ms,
+        ]
+        with self._lock:
+            try:
+                self._cur.execute(
+                    f"INSERT INTO teacher_calls ({_COLUMNS}) VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        request_hash,
+                        self.run_id,
+                        request["endpoint"],
+                        request["api"],
+                        str(request.get("model") or ""),
+                        json.dumps(request, ensure_ascii=False),
+                        *outcome,
+                        attempts,
+                        now,
+                        now,
+                    ],
+                )
+            except duckdb.ConstraintException:
+                self._cur.execute(
+                    "UPDATE teacher_calls SET status = ?, response = ?, error = ?, http_status = ?, "
+                    "response_model = ?, system_fingerprint = ?, request_id = ?, usage = ?, latency_ms = ?, "
+                    "run_id = ?, attempts = attempts + ?, completed_at = ? "
+                    "WHERE request_hash = ? AND status <> 'ok'",
+                    [*outcome, self.run_id, attempts, now, request_hash],
+                )
+            self._stored(request_hash)
+            assert self._known is not None
+            self._known.add(request_hash)
 
     def record_result(
         self,

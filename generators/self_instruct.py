@@ -89,6 +89,61 @@ class Similarity:
     pool: Callable[[float], SimilarityPool]
 
 
+class InstructionFilter:
+    """The papers' instruction filters, in order: heuristics (length, keywords, "Write a program",
+    first character), then ROUGE-L diversity against the seeds and every instruction kept so far.
+
+    :meth:`check` says why a candidate is rejected (reason, details) or None; :meth:`keep` adds a
+    kept instruction to the pool.
+    """
+
+    def __init__(
+        self,
+        similarity: Similarity,
+        *,
+        threshold: float,
+        blacklist: Sequence[str],
+        min_words: int = 4,
+        max_words: int = 150,
+    ) -> None:
+        self.similarity = similarity
+        self.threshold = threshold
+        self.blacklist = tuple(blacklist)
+        self.min_words = min_words
+        self.max_words = max_words
+        self.pool = similarity.pool(threshold)
+        self.names: list[tuple[str, str, str]] = []  # pool key → (kind, id, text)
+
+    def check(self, instruction: str) -> tuple[str, dict[str, Any] | None] | None:
+        """(reason, details) when ``instruction`` is rejected, None when it passes."""
+        reason = instruction_filter(
+            instruction, blacklist=self.blacklist, min_words=self.min_words, max_words=self.max_words
+        )
+        if reason == "blacklisted-word":
+            return reason, {"word": blacklisted_word(instruction, self.blacklist)}
+        if reason in ("too-short", "too-long"):
+            return reason, {"words": len(instruction.split())}
+        if reason is not None:
+            return reason, None
+        hit = self.pool.collision(self.similarity.tokenize(instruction))
+        if hit is None:
+            return None
+        kind, ident, other = self.names[hit.index]
+        details = {
+            "rouge_l": hit.score,
+            "collided_kind": kind,
+            "collided_with": ident,
+            "collided_text": other,
+            "threshold": self.threshold,
+        }
+        return "too-similar", details
+
+    def keep(self, kind: str, ident: str, text: str) -> None:
+        """Add a seed or a kept instruction to the diversity pool."""
+        self.pool.add(self.similarity.tokenize(text), len(self.names))
+        self.names.append((kind, ident, text))
+
+
 @dataclass(frozen=True)
 class SelfInstructConfig:
     """The procedure's parameters; the defaults are the published ones."""
@@ -175,20 +230,20 @@ class SelfInstruct:
         self.gen = generation
         self.config = config
         self.seeds = usable
-        self.similarity = similarity
         self.rng = random.Random(config.random_seed)
-        self.pool = similarity.pool(config.rouge_threshold)
-        self.names: list[tuple[str, str, str]] = []  # pool key → (kind, id, text)
+        self.filter = InstructionFilter(
+            similarity,
+            threshold=config.rouge_threshold,
+            blacklist=config.blacklist,
+            min_words=config.min_words,
+            max_words=config.max_words,
+        )
         for seed in usable:
-            self._pool_add(NodeKind.SEED.value, seed.seed_id, seed.instruction)
+            self.filter.keep(NodeKind.SEED.value, seed.seed_id, seed.instruction)
         self.machine: list[tuple[str, str]] = []  # (instruction id, text) kept by this generation
         templates = generation.templates
         self.header = templates.text(BOOTSTRAP_CLF if config.classification_only else BOOTSTRAP)
         self.built = 0  # bootstrap prompts built so far: each request's sample number
-
-    def _pool_add(self, kind: str, ident: str, text: str) -> None:
-        self.pool.add(self.similarity.tokenize(text), len(self.names))
-        self.names.append((kind, ident, text))
 
     def _params(self, **overrides: Any) -> dict[str, Any]:
         return {**self.config.extra_params, **overrides}
@@ -274,26 +329,8 @@ class SelfInstruct:
         kept = []
         text = _LEADING_NUMBER.sub("", reply.text, count=1)
         for item, inst in enumerate(split_self_instruct(text, capitalize=c.capitalize)):
-            reason = instruction_filter(
-                inst, blacklist=c.blacklist, min_words=c.min_words, max_words=c.max_words
-            )
-            details: dict[str, Any] | None = None
-            if reason == "blacklisted-word":
-                details = {"word": blacklisted_word(inst, c.blacklist)}
-            elif reason in ("too-short", "too-long"):
-                details = {"words": len(inst.split())}
-            if reason is None:
-                hit = self.pool.collision(self.similarity.tokenize(inst))
-                if hit is not None:
-                    kind, ident, other = self.names[hit.index]
-                    reason = "too-similar"
-                    details = {
-                        "rouge_l": hit.score,
-                        "collided_kind": kind,
-                        "collided_with": ident,
-                        "collided_text": other,
-                        "threshold": c.rouge_threshold,
-                    }
+            rejected = self.filter.check(inst)
+            reason, details = rejected if rejected is not None else (None, None)
             if reason is not None:
                 out.candidates.append(
                     Candidate(
@@ -330,7 +367,7 @@ class SelfInstruct:
                     node_id,
                 )
             )
-            self._pool_add(NodeKind.INSTRUCTION.value, node_id, inst)
+            self.filter.keep(NodeKind.INSTRUCTION.value, node_id, inst)
             self.machine.append((node_id, inst))
             kept.append(_Kept(node, reply.request_hash, ordinal))
         return kept

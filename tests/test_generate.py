@@ -84,8 +84,8 @@ def test_self_instruct_lineage_leads_to_the_exact_prompt(seeded: Path, teacher: 
         numbered = re.findall(r"^(\d+)\. (.*)$", prompt, flags=re.M)
         parents = rows(
             seeded,
-            "SELECT parent_id, parent_kind, position FROM lineage WHERE child_id = ? AND relation = 'in-context-demo' "
-            "ORDER BY position",
+            "SELECT parent_id, parent_kind, position FROM lineage "
+            "WHERE child_id = ? AND relation = 'in-context-demo' ORDER BY position",
             [edge["parent_id"]],
         )
         assert len(parents) == 8 and [p["position"] for p in parents] == list(range(1, 9))
@@ -541,3 +541,50 @@ def test_killed_generation_resumes_without_resending_or_losing(tmp_path: Path):
         r["status"] for r in rows(killed, "SELECT status FROM runs WHERE kind = 'generate-self-instruct'")
     }
     assert statuses == {"running", "ok"}  # the killed run never finished; the rerun did
+
+
+def test_alpaca_over_the_chat_api(seeded: Path, teacher: FakeOpenAI):
+    result = generate(seeded, "alpaca", "-n", "12", "--api", "chat", url=teacher.url)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accepted"] == 12
+    assert teacher.count("/chat/completions") == teacher.count() > 0
+
+
+def test_local_transformers_teacher(tmp_path: Path, db: Path, write_jsonl):
+    """--local: a tiny GPT-2 on disk writes the candidates; every call is journaled under local:PATH."""
+    from tests.test_local_client import build_tiny_gpt2
+
+    model = build_tiny_gpt2(tmp_path / "tiny-gpt2")
+    problems = write_jsonl([{"id": f"q{i}", "question": f"{i} + 1?", "answer": str(i + 1)} for i in range(3)])
+    args = [
+        "generate",
+        "rejection-sampling",
+        str(problems),
+        "--teacher",
+        "tiny-gpt2",
+        "--local",
+        str(model),
+        "-k",
+        "2",
+        "--max-tokens",
+        "8",
+        "--api",
+        "completions",
+        "--json",
+    ]
+    result = run_cli(*args, db=db)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["requests"] == 6 and summary["sent"] == 6
+    calls = rows(db, "SELECT endpoint, status, response FROM teacher_calls")
+    assert len(calls) == 6 and {c["endpoint"] for c in calls} == {f"local:{model.resolve()}"}
+    assert {c["status"] for c in calls} == {"ok"}
+    found = rows(db, "SELECT status, reason FROM generation_candidates")
+    assert len(found) == 6 and {f["reason"] for f in found} <= {
+        "no-answer",
+        "mismatch",
+        "accepted",
+        "duplicate",
+    }
+    again = json.loads(run_cli(*args, db=db).stdout)
+    assert again["sent"] == 0 and again["from_journal"] == 6
