@@ -115,9 +115,10 @@ def baseline(db: Path, data: Path, sample: int | None) -> tuple[float, int]:
         )
         pid = hashlib.sha256(f"{eid}|{set_id}|{index}.".encode()).hexdigest()
         extra = json.dumps({"response": r["response"]}, ensure_ascii=False) if "response" in r else None
-        claims.append((pid, eid, set_id, index, None, None, None, None, None, None, None, None, None, extra))
+        none9 = (None,) * 9
+        claims.append((pid, eid, set_id, index, *none9, extra, run_id))
     con.executemany("INSERT INTO examples VALUES (?, ?, ?, ?, ?, ?, ?, ?)", examples)
-    con.executemany("INSERT INTO provenance VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", claims)
+    con.executemany("INSERT INTO provenance VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", claims)
     con.execute("COMMIT")
     con.close()
     return time.perf_counter() - started, len(records)

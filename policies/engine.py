@@ -78,6 +78,8 @@ class CheckReport:
     seconds: float = 0.0
     context_id: int | None = None
     basis: str | None = None
+    student_finding: dict[str, Any] | None = None  # licence: the verdict on the student itself
+    obligations: list[dict[str, Any]] = field(default_factory=list)  # licence: what travels to the student
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
@@ -278,6 +280,8 @@ class _Runner:
         report.context_id = res.context_id
         report.scored = res.judged
         finding = res.student_finding
+        report.student_finding = finding.as_dict()
+        report.obligations = res.obligations
         if finding.verdict.value in ("prohibited", "unknown"):
             report.blocking = spec.action is Action.BLOCK
             report.notes.append(

@@ -85,15 +85,15 @@ def write_redacted(ledger: Ledger, check: Any, rows: pa.Table, scores: list[Any]
     con.execute(
         f"""INSERT INTO provenance (example_id, set_id, claim, source_index, source_line, source_part,
                source_row, source_item, source_record_id, prompt, prompt_template_hash, request_id, usage,
-               extra)
+               extra, run_id)
         SELECT r.example_id, {set_map.replace("s.set_id", "p.set_id")}, p.example_id || ':' || p.claim,
                p.source_index, p.source_line, p.source_part, p.source_row, p.source_item, p.source_record_id,
-               p.prompt, p.prompt_template_hash, p.request_id, p.usage, p.extra
+               p.prompt, p.prompt_template_hash, p.request_id, p.usage, p.extra, $run
         FROM provenance p JOIN _red r ON r.parent_id = p.example_id
         ANTI JOIN provenance q ON q.example_id = r.example_id
             AND q.set_id = {set_map.replace("s.set_id", "p.set_id")}
             AND q.claim = p.example_id || ':' || p.claim""",
-        {"identity": identity},
+        {"identity": identity, "run": run_id},
     )
     con.execute(
         "INSERT INTO lineage "

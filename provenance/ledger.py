@@ -21,7 +21,7 @@ from typing import Any, Self
 import duckdb
 import pyarrow as pa
 
-from provenance import migrate
+from provenance import audit_log, migrate
 from provenance.batch import WriteBatch
 from provenance.clock import utcnow
 from provenance.errors import (
@@ -127,6 +127,7 @@ class Ledger:
         self.read_only = read_only
         self._in_transaction = False
         self._column_cache: dict[str, list[str]] = {}
+        self._active_runs: set[str] = set()  # runs begun through this connection and not yet ended
 
     @classmethod
     def open(cls, path: str | Path | None = None, *, read_only: bool = False) -> Ledger:
@@ -201,9 +202,16 @@ class Ledger:
     # ---- runs and teachers -------------------------------------------------------------
 
     def begin_run(self, kind: str, params: dict[str, Any] | None = None) -> str:
-        """Record the start of a run; return its id."""
+        """Record the start of a run; return its id.
+
+        Runs that another process left running (it was killed: this process holds the write lock
+        now) are marked interrupted first, and every finished run without an audit row gets one,
+        so the rows they wrote are vouched for before anything else is written.
+        """
         self._require_transaction()
+        self._seal_unaudited()
         run_id = uuid.uuid4().hex
+        self._active_runs.add(run_id)
         self.con.execute(
             "INSERT INTO runs (run_id, kind, started_at, status, tool_version, params) "
             "VALUES (?, ?, ?, 'running', ?, ?)",
@@ -212,12 +220,29 @@ class Ledger:
         return run_id
 
     def end_run(self, run_id: str, summary: dict[str, Any], status: str = "ok") -> None:
-        """Record a run's end and its summary."""
+        """Record a run's end and its summary, and append its row to the audit log."""
         self._require_transaction()
         self.con.execute(
             "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE run_id = ?",
             [utcnow(), status, json.dumps(summary, default=str), run_id],
         )
+        audit_log.append(self.con, run_id)
+        self._active_runs.discard(run_id)
+
+    def _seal_unaudited(self) -> None:
+        active = list(self._active_runs) or [""]
+        orphans = self.con.execute(
+            "SELECT run_id, status FROM runs WHERE run_id NOT IN (SELECT run_id FROM audit_log) "
+            "AND run_id NOT IN (SELECT UNNEST(?::VARCHAR[])) ORDER BY started_at, run_id",
+            [active],
+        ).fetchall()
+        for run_id, status in orphans:
+            if status == "running":
+                self.con.execute(
+                    "UPDATE runs SET finished_at = ?, status = 'interrupted' WHERE run_id = ?",
+                    [utcnow(), run_id],
+                )
+            audit_log.append(self.con, run_id)
 
     def ensure_teacher(self, teacher: Teacher | None, run_id: str) -> str | None:
         """Store a teacher row if it is new; return its id (None for no teacher)."""
@@ -291,7 +316,7 @@ class Ledger:
                 batch.claims_table(),
                 key=("example_id", "claim"),
                 scope=("set_id = ?", [set_id]),
-                constants={"set_id": set_id},
+                constants={"set_id": set_id, "run_id": context.run_id},
                 computed={
                     "claim": (
                         "coalesce(b.claim_key, b.source_index::VARCHAR || '.' || "

@@ -97,7 +97,8 @@ def descendants(ledger: Ledger, ref: str, *, max_depth: int = MAX_DEPTH) -> Walk
 
 @dataclass
 class Recall:
-    """Examples affected by a teacher, a seed or a terms version, directly or through lineage."""
+    """Examples affected by a teacher, a seed or a terms version, directly or through lineage, and the
+    students trained on any of them."""
 
     by: str  # "teacher", "seed" or "terms"
     matched: list[dict[str, Any]]
@@ -106,6 +107,7 @@ class Recall:
     rows: list[dict[str, Any]] = field(default_factory=list)
     judged: list[dict[str, Any]] = field(default_factory=list)  # terms: licence judgements under it
     rejudged: int = 0  # terms: of those examples, how many were judged again under other terms since
+    models: list[dict[str, Any]] = field(default_factory=list)  # students trained on any of them
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for --json."""
@@ -118,11 +120,35 @@ class Recall:
             "judged_under": self.judged,
             "rejudged_since": self.rejudged,
             "rows": self.rows,
+            "models": self.models,
         }
 
 
 def _walk_down(roots: str) -> str:
     """SQL: the examples below ``roots`` (a query of example ids), with their depth and totals."""
+    return (
+        _reach(roots)
+        + """
+        SELECT example_id, depth, count(*) OVER () AS total, count_if(depth = 0) OVER () AS direct
+        FROM best ORDER BY depth, example_id LIMIT ?
+    """
+    )
+
+
+def _models(roots: str) -> str:
+    """SQL: the trained students whose dataset holds any example below ``roots``."""
+    return (
+        _reach(roots)
+        + """
+        SELECT t.training_id, t.student, t.student_kind, t.base_model, t.out_dir, t.model_digest,
+               t.dataset_id, count(*) AS examples_trained_on, CAST(t.created_at AS VARCHAR) AS trained_at
+        FROM trainings t JOIN dataset_examples d USING (dataset_id) SEMI JOIN best USING (example_id)
+        GROUP BY ALL ORDER BY trained_at, t.training_id
+    """
+    )
+
+
+def _reach(roots: str) -> str:
     return f"""
         WITH RECURSIVE roots AS ({roots}),
         hit(example_id, depth) AS (
@@ -134,10 +160,7 @@ def _walk_down(roots: str) -> str:
         best AS (
             SELECT example_id, min(depth) AS depth FROM hit SEMI JOIN examples USING (example_id)
             GROUP BY example_id
-        )
-        SELECT example_id, depth, count(*) OVER () AS total, count_if(depth = 0) OVER () AS direct
-        FROM best ORDER BY depth, example_id LIMIT ?
-    """
+        )"""
 
 
 #: Licence decisions made under a terms id (and version): parameters id, version, version.
@@ -233,4 +256,5 @@ def recall(
     if rows:
         result.examples, result.direct = rows[0]["total"], rows[0]["direct"]
     result.rows = [{"example_id": r["example_id"], "depth": r["depth"]} for r in rows[:limit]]
+    result.models = ledger.rows(_models(roots), [*params, max_depth])
     return result

@@ -35,6 +35,14 @@ TABLES = (
     "policy_packs",
     "check_runs",
     "teacher_calls",
+    "generations",
+    "instructions",
+    "generation_candidates",
+    "audit_log",
+    "waivers",
+    "datasets",
+    "dataset_examples",
+    "trainings",
 )
 
 

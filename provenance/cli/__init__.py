@@ -33,6 +33,12 @@ _COMMANDS = {
     "check": "provenance.cli.check_cmd:check",
     "generate": "provenance.cli.generate_cmds:generate",
     "journal": "provenance.cli.journal_cmds:journal",
+    "gate": "provenance.cli.audit_cmds:gate",
+    "train": "provenance.cli.audit_cmds:train",
+    "waive": "provenance.cli.audit_cmds:waive",
+    "waivers": "provenance.cli.audit_cmds:waivers",
+    "verify": "provenance.cli.audit_cmds:verify",
+    "keygen": "provenance.cli.audit_cmds:keygen",
 }
 _ALIASES = {"license": "licence"}
 

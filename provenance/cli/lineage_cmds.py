@@ -74,7 +74,8 @@ def recall(
     state: State, teacher: str | None, seed: str | None, terms: str | None, limit: int, as_json: bool
 ) -> None:
     """List every example that descends from a teacher, a seed or a terms version: directly,
-    or through lineage (examples made with them as demonstrations, redactions, …).
+    or through lineage (examples made with them as demonstrations, redactions, …), and every
+    student trained on any of them.
 
     \b
     Example:
@@ -105,3 +106,9 @@ def recall(
         out.print(f"  {row['example_id']}  depth {row['depth']}")
     if result.examples > len(result.rows) and limit:
         out.print(f"  … {result.examples - len(result.rows):,} more (--limit 0 for counts, --json)")
+    out.print(f"{len(result.models):,} trained students used them")
+    for m in result.models:
+        out.print(
+            f"  {m['student_kind']} {m['student']} → {m['out_dir']} (training {m['training_id'][:12]}, "
+            f"{m['examples_trained_on']:,} of its examples affected, weights {m['model_digest'][:12]})"
+        )

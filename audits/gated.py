@@ -1,0 +1,215 @@
+"""Training only through the gate: verify, gate, fine-tune, record, report, then publish the folder.
+
+The student is written into a hidden temporary folder next to ``out_dir`` and renamed to it only
+when the model, its audit report and its manifest are all written, so an interrupted or failed
+training never leaves a folder that looks like a finished student. A gate that says no trains
+nothing and leaves only the audit report (and the manifest) in ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from audits import report as audit_report
+from audits.gate import GateResult, evaluate
+from audits.manifest import write_manifest
+from audits.verify import verify_ledger
+from policies.packs import LoadedPack
+from provenance import audit_log
+from provenance.clock import utcnow
+from provenance.errors import InputError
+from provenance.ids import content_id
+from provenance.ledger import Ledger
+
+REPORT_FILES = frozenset({"AUDIT.json", "AUDIT.md", "manifest.json"})
+
+
+@dataclass
+class Outcome:
+    """What ``provenance train`` did."""
+
+    gate: GateResult
+    out_dir: Path
+    report: dict[str, Any]
+    trained: bool
+    training_id: str | None = None
+
+
+def check_out_dir(out_dir: Path, force: bool) -> None:
+    """Refuse an output folder that exists and is not empty, unless forced or it holds only the
+    audit report of an earlier refusal."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError("exists and is not a folder", path=out_dir)
+    if not out_dir.exists() or force:
+        return
+    names = {p.name for p in out_dir.iterdir()}
+    if names and not names <= REPORT_FILES:
+        raise InputError("exists and is not empty; choose another --out or give --force", path=out_dir)
+    if names:
+        try:
+            earlier = json.loads((out_dir / "AUDIT.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            earlier = {}
+        if earlier.get("verdict") != "failed":
+            raise InputError("holds an audit report; choose another --out or give --force", path=out_dir)
+
+
+def weights_digest(folder: Path) -> str:
+    """sha256 over the model's weight files (name, size, bytes), in name order."""
+    h = hashlib.sha256()
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file())
+    for p in files:
+        h.update(f"{p.name}\0{p.stat().st_size}\0".encode())
+        with p.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _chain(ledger: Ledger, verified: bool) -> dict[str, Any]:
+    seq, head = audit_log.head(ledger.con)
+    return {"seq": seq, "head": head, "verified": verified}
+
+
+def _records(ledger: Ledger) -> list[Any]:
+    from audits.train import TrainRecord
+
+    rows = ledger.con.execute(
+        "SELECT e.example_id, e.instruction, e.input, e.output, e.messages FROM examples e "
+        "SEMI JOIN gate_selected USING (example_id) ORDER BY e.example_id"
+    ).fetchall()
+    return [
+        TrainRecord(eid, instruction, given or "", output, json.loads(messages) if messages else None)
+        for eid, instruction, given, output, messages in rows
+    ]
+
+
+def _publish(tmp: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by ``tmp`` (the old folder is removed only once the new one is in place)."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}")
+        out_dir.rename(old)
+    tmp.rename(out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def train_through_gate(
+    ledger: Ledger,
+    loaded: LoadedPack,
+    registry: Any,
+    *,
+    student: str,
+    out_dir: Path,
+    config: Any,
+    force: bool = False,
+    sign_key: Path | None = None,
+    today: date | None = None,
+    progress: Any = None,
+) -> Outcome:
+    """Verify the ledger, run the gate, and train the student only when it passes."""
+    from audits.signing import sign, statement
+
+    out_dir = Path(out_dir)
+    check_out_dir(out_dir, force)
+    if sign_key is not None and not Path(sign_key).is_file():
+        raise InputError("no such key file (make one with `provenance keygen`)", path=sign_key)
+    verified = verify_ledger(ledger)
+    gate = evaluate(ledger, loaded, registry, student=student, today=today)
+    if not verified.ok:
+        first = verified.problems[0]
+        gate.reasons.insert(0, _reason("ledger-altered", f"`provenance verify` failed: {first.message}"))
+        gate.passed = False
+    tmp = out_dir.with_name(f".{out_dir.name}.partial-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir(parents=True)
+    try:
+        meta = {"pack": gate.pack["name"], "pack_hash": gate.pack["hash"], "student": gate.student}
+        write_manifest(tmp / "manifest.json", gate.selected, gate.merkle_root, meta)
+        training = None
+        training_id = None
+        if gate.passed:
+            training, training_id = _train(ledger, gate, student, tmp, config, progress)
+        chain = _chain(ledger, verified.ok)
+        signature = None
+        if sign_key is not None:
+            model = training["model_digest"] if training else None
+            signature = sign(Path(sign_key), statement(chain["head"], gate.merkle_root, model))
+        report = audit_report.build(gate, chain=chain, training=training, signature=signature)
+        audit_report.write(tmp, report)
+        _publish(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Outcome(gate, out_dir, report, gate.passed, training_id)
+
+
+def _reason(code: str, message: str) -> Any:
+    from audits.gate import GateReason
+
+    return GateReason(code, message)
+
+
+def _train(
+    ledger: Ledger, gate: GateResult, student: str, tmp: Path, config: Any, progress: Any
+) -> tuple[dict[str, Any], str]:
+    """Fine-tune into ``tmp``; record the training (an audited run) with its edge to the dataset."""
+    from audits.train import train_student
+
+    records = _records(ledger)
+    with ledger.transaction():
+        run_id = ledger.begin_run(
+            "train", {"student": student, "dataset": gate.merkle_root, "config": config.as_dict()}
+        )
+    try:
+        result = train_student(records, student, tmp, config, progress=progress)
+    except BaseException as exc:
+        with ledger.transaction():
+            ledger.end_run(run_id, {"error": f"{type(exc).__name__}: {exc}"}, "failed")
+        raise
+    digest = weights_digest(tmp)
+    training = {
+        "run_id": run_id,
+        "student": result.student,
+        "model_digest": digest,
+        "config": result.config,
+        "metrics": result.metrics,
+        "seconds": round(result.seconds, 3),
+        "files": result.files,
+    }
+    training_id = content_id({"dataset": gate.merkle_root, "model": digest, "run": run_id})
+    training["training_id"] = training_id
+    with ledger.transaction():
+        ledger.con.execute(
+            "INSERT INTO trainings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                training_id,
+                run_id,
+                gate.merkle_root,
+                student,
+                result.student.get("kind", "checkpoint"),
+                result.student.get("base_model"),
+                str(gate_out(tmp)),
+                digest,
+                json.dumps(result.config, default=str),
+                json.dumps(result.metrics, default=str),
+                utcnow(),
+            ],
+        )
+        ledger.end_run(
+            run_id, {"training_id": training_id, "model_digest": digest, "metrics": result.metrics}
+        )
+    return training, training_id
+
+
+def gate_out(tmp: Path) -> Path:
+    """The published folder a temporary training folder becomes."""
+    name = tmp.name.removeprefix(".")
+    return tmp.with_name(name.rsplit(".partial-", 1)[0]).resolve()

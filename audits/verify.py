@@ -1,0 +1,166 @@
+"""Verify the audit trail: recompute the hash chain and every row's vouched digests.
+
+Finds: a deleted, inserted or edited audit row (a gap in the sequence, a previous hash that does
+not match, a hash that does not recompute); a ledger row edited, inserted or deleted with SQL (the
+digest of its run's rows in that table no longer matches what the audit row vouched for); a run
+whose row changed after it was audited; rows of a finished run that no audit row vouches for.
+Each problem names the audit row (its sequence number, kind and run) and the table.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from provenance import audit_log
+from provenance.ledger import Ledger
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing that does not match."""
+
+    seq: int | None
+    run_id: str | None
+    table: str | None
+    message: str
+
+
+@dataclass
+class VerifyResult:
+    """What ``provenance verify`` found."""
+
+    entries: int
+    head: str
+    problems: list[Problem] = field(default_factory=list)
+    unsealed: list[str] = field(default_factory=list)  # runs still running (not yet audited)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was altered."""
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for --json."""
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "head": self.head,
+            "first_problem": asdict(self.problems[0]) if self.problems else None,
+            "problems": [asdict(p) for p in self.problems],
+            "unsealed_runs": self.unsealed,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def verify_ledger(ledger: Ledger) -> VerifyResult:
+    """Recompute the chain and every vouched digest; list every mismatch, the first one first."""
+    started = time.perf_counter()
+    con = ledger.con
+    rows = con.execute(
+        "SELECT seq, recorded_at, kind, run_id, payload, vouched, prev_hash, hash FROM audit_log ORDER BY seq"
+    ).fetchall()
+    problems: list[Problem] = []
+    prev, expected = audit_log.GENESIS, 1
+    last_of_run: dict[str, tuple[int, dict[str, Any], dict[str, Any]]] = {}
+    for seq, at, kind, run_id, payload_text, vouched_text, prev_hash, digest in rows:
+        payload, vouched = json.loads(payload_text), json.loads(vouched_text)
+        if seq != expected:
+            problems.append(
+                Problem(
+                    seq,
+                    run_id,
+                    "audit_log",
+                    f"audit row {seq} follows row {expected - 1}: rows {expected}..{seq - 1} were deleted",
+                )
+            )
+        if prev_hash != prev:
+            problems.append(
+                Problem(
+                    seq,
+                    run_id,
+                    "audit_log",
+                    f"audit row {seq} ({kind}) does not continue the chain: its previous hash is "
+                    f"{prev_hash[:12]}, the row before it has {prev[:12]}",
+                )
+            )
+        body = audit_log.entry_body(seq, str(at), kind, run_id, payload, vouched)
+        if audit_log.entry_hash(prev_hash, body) != digest:
+            problems.append(
+                Problem(
+                    seq,
+                    run_id,
+                    "audit_log",
+                    f"audit row {seq} ({kind}, run {run_id[:12]}) was altered: its hash does not recompute",
+                )
+            )
+        last_of_run[run_id] = (seq, payload, vouched)
+        prev, expected = digest, seq + 1
+    current = audit_log.digests(con)
+    for run_id, (seq, payload, vouched) in sorted(last_of_run.items(), key=lambda kv: kv[1][0]):
+        try:
+            now_payload = audit_log.run_payload(con, run_id)
+        except LookupError:
+            now_payload = None
+        if now_payload != payload:
+            problems.append(
+                Problem(
+                    seq,
+                    run_id,
+                    "runs",
+                    f"the run row of audit row {seq} ({payload['kind']}, run "
+                    f"{run_id[:12]}) was changed or deleted after it was audited",
+                )
+            )
+        have = current.get(run_id, {})
+        for table in sorted(set(vouched) | set(have)):
+            want, got = vouched.get(table), have.get(table)
+            if want == got:
+                continue
+            was = f"{want['rows']} rows" if want else "no rows"
+            now = f"{got['rows']} rows" if got else "no rows"
+            change = "edited" if want and got and want["rows"] == got["rows"] else f"{was} then, {now} now"
+            problems.append(
+                Problem(
+                    seq,
+                    run_id,
+                    table,
+                    f"{table}: the rows of run {run_id[:12]} ({payload['kind']}) "
+                    f"that audit row {seq} vouches for do not match ({change})",
+                )
+            )
+    statuses = dict(con.execute("SELECT run_id, status FROM runs").fetchall())
+    unsealed = sorted(r for r, s in statuses.items() if s == "running" and r not in last_of_run)
+    for run_id, tables in current.items():
+        if run_id in last_of_run or run_id in unsealed:
+            continue
+        for table, got in sorted(tables.items()):
+            problems.append(
+                Problem(
+                    None,
+                    run_id,
+                    table,
+                    f"{table}: {got['rows']} rows name run {run_id[:12]}, which no audit row vouches for",
+                )
+            )
+    for run_id, status in sorted(statuses.items()):
+        if status != "running" and run_id not in last_of_run and run_id not in current:
+            problems.append(
+                Problem(
+                    None,
+                    run_id,
+                    "audit_log",
+                    f"run {run_id[:12]} finished ({status}) but has no audit row: the row was deleted",
+                )
+            )
+    problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
+    return VerifyResult(
+        entries=len(rows),
+        head=prev,
+        problems=problems,
+        unsealed=unsealed,
+        seconds=time.perf_counter() - started,
+    )
