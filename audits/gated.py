@@ -110,20 +110,27 @@ def train_through_gate(
     student: str,
     out_dir: Path,
     config: Any,
+    student_id: str | None = None,
     force: bool = False,
     sign_key: Path | None = None,
     today: date | None = None,
     progress: Any = None,
 ) -> Outcome:
-    """Verify the ledger, run the gate, and train the student only when it passes."""
+    """Verify the ledger, run the gate, and train the student only when it passes.
+
+    ``student`` is what is trained (``tiny``, a checkpoint folder, a hub id); ``student_id`` the
+    model id the licence policy judges (default: :func:`audits.train.student_identity`).
+    """
     from audits.signing import sign, statement
+    from audits.train import student_identity
 
     out_dir = Path(out_dir)
     check_out_dir(out_dir, force)
+    identity = student_id or student_identity(student)
     if sign_key is not None and not Path(sign_key).is_file():
         raise InputError("no such key file (make one with `provenance keygen`)", path=sign_key)
     verified = verify_ledger(ledger)
-    gate = evaluate(ledger, loaded, registry, student=student, today=today)
+    gate = evaluate(ledger, loaded, registry, student=identity, today=today)
     if not verified.ok:
         first = verified.problems[0]
         gate.reasons.insert(0, _reason("ledger-altered", f"`provenance verify` failed: {first.message}"))

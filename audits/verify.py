@@ -134,8 +134,18 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
             )
     statuses = dict(con.execute("SELECT run_id, status FROM runs").fetchall())
     unsealed = sorted(r for r, s in statuses.items() if s == "running" and r not in last_of_run)
+    for run_id, status in sorted(statuses.items()):
+        if status != "running" and run_id not in last_of_run:
+            problems.append(
+                Problem(
+                    None,
+                    run_id,
+                    "audit_log",
+                    f"run {run_id[:12]} finished ({status}) but has no audit row: the row was deleted",
+                )
+            )
     for run_id, tables in current.items():
-        if run_id in last_of_run or run_id in unsealed:
+        if run_id in statuses:
             continue
         for table, got in sorted(tables.items()):
             problems.append(
@@ -143,17 +153,8 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
                     None,
                     run_id,
                     table,
-                    f"{table}: {got['rows']} rows name run {run_id[:12]}, which no audit row vouches for",
-                )
-            )
-    for run_id, status in sorted(statuses.items()):
-        if status != "running" and run_id not in last_of_run and run_id not in current:
-            problems.append(
-                Problem(
-                    None,
-                    run_id,
-                    "audit_log",
-                    f"run {run_id[:12]} finished ({status}) but has no audit row: the row was deleted",
+                    f"{table}: {got['rows']} rows name run {run_id[:12]}, "
+                    "which is in no run row or audit row",
                 )
             )
     problems.sort(key=lambda p: (p.seq is None, p.seq or 0))

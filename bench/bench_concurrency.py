@@ -7,7 +7,7 @@ is not counted) on a fresh ledger holding the 175 bundled seeds, stopped by --ma
 two runs send the same requests and accept the same examples (checked). Target: at least 8x the
 requests per second of --concurrency 1.
 
-    python bench/bench_concurrency.py                   # --requests 48 --delay 0.2
+    python bench/bench_concurrency.py                   # --requests 160 --delay 0.2
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def generate(folder: Path, url: str, concurrency: int, requests: int) -> tuple[f
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=48)
+    parser.add_argument("--requests", type=int, default=160)
     parser.add_argument("--delay", type=float, default=0.2)
     args = parser.parse_args()
     with FakeOpenAI(ScriptedTeacher(), delay=args.delay) as server, tempfile.TemporaryDirectory() as tmp:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from generators.clients import TeacherRequest
-from generators.generation import Candidate, Generation, NewExample, Round, SeedTask, reply_problem
+from generators.generation import QUOTA, Candidate, Generation, NewExample, Round, SeedTask, reply_problem
 from generators.parsing import (
     ALPACA_BLACKLIST,
     clean_instruction,
@@ -184,7 +184,7 @@ class Alpaca:
             if reason is None and (rejected := self.filter.check(task.instruction)) is not None:
                 reason, details = rejected
             if reason is None and accepted >= quota:
-                reason = "quota-reached"
+                reason = QUOTA
             if reason is not None:
                 out.candidates.append(
                     Candidate(

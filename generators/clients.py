@@ -15,8 +15,10 @@ Errors, documented:
 - A response that arrived but cannot be used (not JSON, no choices, JSON where text was expected)
   is not raised: the row says ``error`` with the reason and the raw body, and the call returns a
   :class:`TeacherReply` whose ``error`` is that reason and whose ``texts`` are empty. A generation
-  run counts it as a rejected request and goes on. Such a call is sent again by a later live run;
-  a replay returns the same error reply.
+  run counts it as a rejected request and goes on.
+- An answer (ok, unusable, or a refusal) is final: a later run, live or replayed, gets the same
+  outcome from the journal and never sends the request again, so rerunning a generation
+  reproduces it. Only calls whose retries ran out (the endpoint was down) are sent again.
 - ``replay=True`` answers from the journal only and never opens a connection; a request it has no
   answer for raises :class:`NotInJournal`.
 
@@ -56,8 +58,17 @@ class TeacherError(ProvenanceError):
 
     exit_code = 3
 
-    def __init__(self, message: str, *, request_hash: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_hash: str | None = None,
+        status: int | None = None,
+        from_journal: bool = False,
+    ) -> None:
         self.request_hash = request_hash
+        self.status = status  # the HTTP status that ended the call, when there was one
+        self.from_journal = from_journal  # the journal already held this outcome: nothing was sent
         super().__init__(message)
 
 
@@ -387,11 +398,11 @@ class OpenAICompatibleClient:
         event = self._claim(request_hash)
         while event is None:  # an identical request is in flight on another thread: share its answer
             self._wait(request_hash)
-            if (call := self.journal.lookup(request_hash)) is not None:
+            if (call := self.journal.final(request_hash)) is not None:
                 return self._from_call(call)
             event = self._claim(request_hash)
         try:
-            if (call := self.journal.lookup(request_hash)) is not None:
+            if (call := self.journal.final(request_hash)) is not None:
                 return self._from_call(call)
             if self.replay:
                 return self._replayed(request_hash, stored)
@@ -418,13 +429,6 @@ class OpenAICompatibleClient:
 
     def _replayed(self, request_hash: str, stored: Mapping[str, Any]) -> TeacherReply:
         call = self.journal.get(request_hash)
-        if (
-            call is not None
-            and call.status == "error"
-            and call.response is not None
-            and call.http_status == 200
-        ):
-            return self._from_call(call)  # the recorded run got an unusable answer: replay it
         state = (
             "is not in the journal" if call is None else f"is journaled as {call.status}, without an answer"
         )
@@ -435,6 +439,15 @@ class OpenAICompatibleClient:
         )
 
     def _from_call(self, call: Call) -> TeacherReply:
+        """The journaled outcome again: the reply (possibly unusable), or the same refusal raised."""
+        if call.status == "error" and call.http_status != 200:
+            raise TeacherRequestError(
+                f"{call.api} request {call.request_hash[:12]} to {call.endpoint} was refused "
+                f"(journaled): {call.error}",
+                request_hash=call.request_hash,
+                status=call.http_status,
+                from_journal=True,
+            )
         found = digest(call.api, call.response)
         return TeacherReply(
             texts=found.texts,
@@ -524,7 +537,9 @@ class OpenAICompatibleClient:
                 raise RetriesExhausted(
                     f"{where} failed after {attempt} attempts: {reason}", request_hash=request_hash
                 )
-            raise TeacherRequestError(f"{where} was refused: {reason}", request_hash=request_hash)
+            raise TeacherRequestError(
+                f"{where} was refused: {reason}", request_hash=request_hash, status=status
+            )
 
     def _received(
         self,

@@ -29,9 +29,11 @@ from provenance.ids import content_id, digest_file
 from provenance.ledger import Ledger, ProvenanceSet
 from provenance.models import Declaration, Example, Method, NodeKind, Origin, Teacher
 
-#: Refusals that mean the endpoint is unusable (credentials, model name), not "this one request".
-_FATAL_REFUSALS = ("HTTP 401", "HTTP 403", "HTTP 404", "HTTP 407")
+#: Refusals of one request (its prompt, its size); any other refusal means the endpoint, key or model
+#: is unusable and stops the run.
+_PER_REQUEST_REFUSALS = frozenset({400, 413, 422})
 TEMPLATES = Path(__file__).parent / "templates"
+QUOTA = "quota-reached"
 
 
 class TeacherClient(Protocol):
@@ -114,6 +116,7 @@ class Tally:
     tokens: int = 0
     rounds: int = 0
     instructions: int = 0
+    over_quota: int = 0  # candidates that passed every filter after -n was reached
     rejected_by: dict[str, int] = field(default_factory=dict)
     stop: str | None = None
 
@@ -190,7 +193,8 @@ def instruction_node_id(text: str) -> str:
 
 
 def load_seeds(ledger: Ledger, source_sha256: str | None = None) -> list[SeedTask]:
-    """The seeds in the ledger (all, or those a seeds file with this digest holds), in file order."""
+    """The seeds in the ledger (all, or those a seeds file with this digest holds), in file order;
+    rejection-sampling problems are not among them."""
     where, args = "", []
     if source_sha256 is not None:
         where = (
@@ -199,6 +203,12 @@ def load_seeds(ledger: Ledger, source_sha256: str | None = None) -> list[SeedTas
             "WHERE s.method = 'seed' AND s.source_sha256 = ?)"
         )
         args = [source_sha256]
+    # problems written by rejection sampling are seeds of their own kind, never demonstrations
+    problems = (
+        "seed_id NOT IN (SELECT seed_id FROM seeds s JOIN runs r USING (run_id) "
+        "WHERE r.kind = 'generate-rejection-sampling')"
+    )
+    where = f"{where} AND {problems}" if where else f"WHERE {problems}"
     rows = ledger.con.execute(
         "SELECT seed_id, instruction, instances, is_classification FROM seeds "
         f"{where} ORDER BY created_at, source_file, source_line, seed_id",
@@ -223,7 +233,7 @@ class Generation:
     def __init__(
         self,
         ledger: Ledger,
-        run_id: str,
+        run_id: str | None,
         client: TeacherClient,
         *,
         method: str,
@@ -235,7 +245,7 @@ class Generation:
         on_progress: Callable[[Tally], None] | None = None,
     ) -> None:
         self.ledger = ledger
-        self.run_id = run_id
+        self.run_id = ""
         self.client = client
         self.method = method
         self.templates = templates
@@ -252,15 +262,21 @@ class Generation:
             "templates": self.template_hashes,
             **params,
         }
-        with ledger.transaction():
-            ledger.con.execute(
+        if run_id is not None:
+            self.begin(run_id)
+
+    def begin(self, run_id: str) -> None:
+        """Start writing under a run: record the generation (once per generation id)."""
+        self.run_id = run_id
+        with self.ledger.transaction():
+            self.ledger.con.execute(
                 "INSERT INTO generations SELECT ?, ?, ?, ?, ?, ?, ?, ? "
                 "WHERE NOT EXISTS (SELECT 1 FROM generations WHERE generation_id = ?)",
                 [
                     self.generation_id,
-                    method,
-                    client.model,
-                    client.endpoint,
+                    self.method,
+                    self.client.model,
+                    self.client.endpoint,
                     json.dumps(self.params),
                     json.dumps(self.template_hashes),
                     run_id,
@@ -382,13 +398,17 @@ class Generation:
                 ledger.write(round_.seeds, round_.seeds_context)
             self._write_instructions(round_.instructions)
             self._write_examples(round_.examples)
-            self._write_candidates(round_.candidates)
+            # a candidate cut by -n is no filter's decision: it is not stored, and a run with a
+            # larger -n accepts it
+            self._write_candidates([c for c in round_.candidates if c.reason != QUOTA])
         tally = self.tally
         tally.rounds += 1
         tally.accepted += len(round_.examples)
         tally.instructions += len(round_.instructions)
         for c in round_.candidates:
-            if c.status == "rejected":
+            if c.reason == QUOTA:
+                tally.over_quota += 1
+            elif c.status == "rejected":
                 tally.rejected += 1
                 tally.rejected_by[c.reason] = tally.rejected_by.get(c.reason, 0) + 1
         self.progress()
@@ -407,6 +427,12 @@ class Generation:
             "INSERT INTO instructions SELECT DISTINCT ON (instruction_id) instruction_id, instruction, clf, "
             "?, ? FROM _new ANTI JOIN instructions USING (instruction_id)",
             [self.run_id, now],
+        )
+        # classified only on a later run (its instances were cut by -n before): fill it in
+        self.ledger.con.execute(
+            "UPDATE instructions SET is_classification = n.clf FROM _new n "
+            "WHERE instructions.instruction_id = n.instruction_id AND instructions.is_classification IS NULL "
+            "AND n.clf IS NOT NULL"
         )
         batch = WriteBatch()
         for i in instructions:
@@ -547,19 +573,20 @@ def execute(
     limits: Limits,
     on_progress: Callable[[Tally], None] | None = None,
 ) -> dict[str, Any]:
-    """Run one generation from start to summary: run row, client, loop, end of run.
+    """Run one generation from start to summary: client, loop, run row, rounds, end of run.
 
-    Input is checked before the first request (templates, seeds, the loop's own checks). A failure
-    marks the run failed and is raised; what earlier rounds wrote stays, and running the same
-    generation again continues from the journal.
+    The client (its API key), the templates and the loop's own checks (seeds, problems) are all
+    checked before anything is written, so bad input leaves the ledger as it was. A failure
+    after that marks the run failed and is raised; what earlier rounds wrote stays, and running
+    the same generation again continues from the journal.
     """
-    run_id, journal = start_run(ledger, f"generate-{method}", {"method": method, **params})
+    journal = Journal(ledger, "")
     client = None
     try:
         client = make_client(journal)
         gen = Generation(
             ledger,
-            run_id,
+            None,
             client,
             method=method,
             params=params,
@@ -569,11 +596,17 @@ def execute(
             limits=limits,
             on_progress=on_progress,
         )
-        make_loop(gen).run()
-        return gen.finish()
-    except BaseException as exc:
-        fail_run(ledger, run_id, f"{type(exc).__name__}: {exc}")
-        raise
+        loop = make_loop(gen)
+        with ledger.transaction():
+            run_id = ledger.begin_run(f"generate-{method}", {"method": method, **params})
+        journal.run_id = run_id
+        try:
+            gen.begin(run_id)
+            loop.run()
+            return gen.finish()
+        except BaseException as exc:
+            fail_run(ledger, run_id, f"{type(exc).__name__}: {exc}")
+            raise
     finally:
         if client is not None:
             client.close()
@@ -597,9 +630,9 @@ def _tokens(reply: TeacherReply) -> int:
 
 
 def _refused(exc: TeacherRequestError) -> bool:
-    """True when only this request was refused (a 400, a prompt too long for a local model, …)."""
-    text = str(exc)
-    return not any(status in text for status in _FATAL_REFUSALS)
+    """True when only this request was refused (a 400, a prompt too long for a local model, …),
+    not the endpoint, the key or the model (401, 403, 404, …)."""
+    return exc.status in _PER_REQUEST_REFUSALS
 
 
 def _refusal_reply(exc: TeacherRequestError, client: TeacherClient) -> TeacherReply:
@@ -612,7 +645,7 @@ def _refusal_reply(exc: TeacherRequestError, client: TeacherClient) -> TeacherRe
         usage=None,
         latency_ms=None,
         request_hash=exc.request_hash or "",
-        from_journal=False,
+        from_journal=exc.from_journal,
         attempts=1,
         http_status=None,
         endpoint=client.endpoint,

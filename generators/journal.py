@@ -192,6 +192,17 @@ class Journal:
         call = self.get(request_hash)
         return call if call is not None and call.status == "ok" else None
 
+    def final(self, request_hash: str) -> Call | None:
+        """The call with this hash when its outcome is final: ok, an unusable answer (HTTP 200), or
+        a refusal (a 4xx other than 408, 409, 429). Calls whose retries ran out are not final."""
+        call = self.get(request_hash)
+        if call is None or call.status == "pending":
+            return None
+        if call.status == "ok" or call.http_status == 200:
+            return call
+        status = call.http_status
+        return call if status is not None and 400 <= status < 500 and status not in (408, 409, 429) else None
+
     def calls(self, run_id: str | None = None) -> list[Call]:
         """Every journaled call (of one run when given), oldest first."""
         where, args = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])

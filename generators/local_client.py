@@ -385,8 +385,8 @@ class TransformersClient:
             for position, job in enumerate(prepared):
                 if (known := jobs.get(job.request_hash)) is not None:
                     known.positions.append(position)
-                elif (call := self.journal.lookup(job.request_hash)) is not None:
-                    results[position] = self._from_call(call)
+                elif (call := self.journal.final(job.request_hash)) is not None:
+                    results[position] = self._from_final(call)
                 elif self.replay:
                     results[position] = self._not_in_journal(job)
                 else:
@@ -431,6 +431,17 @@ class TransformersClient:
             f"{self.endpoint} {state}; run without --replay to generate it",
             request_hash=job.request_hash,
         )
+
+    def _from_final(self, call: Call) -> TeacherReply | TeacherError:
+        """A final journaled outcome again: the reply, or the same refusal."""
+        if call.status == "error" and call.http_status != 200:
+            return TeacherRequestError(
+                f"{call.api} request {call.request_hash[:12]} to {self.endpoint}: {call.error} (journaled)",
+                request_hash=call.request_hash,
+                status=call.http_status,
+                from_journal=True,
+            )
+        return self._from_call(call)
 
     def _from_call(self, call: Call) -> TeacherReply:
         found = digest(call.api, call.response)
@@ -515,10 +526,15 @@ class TransformersClient:
         )
 
     def _fail(self, job: _Job, reason: str, exc_type: type[TeacherError] = TeacherError) -> TeacherError:
-        self.journal.record_result(job.request_hash, status="error", attempts=1, error=reason)
+        refused = exc_type is TeacherRequestError  # like an HTTP 400: this request alone, and final
+        status = 400 if refused else None
+        self.journal.record_result(
+            job.request_hash, status="error", attempts=1, error=reason, http_status=status
+        )
         return exc_type(
             f"{job.api} request {job.request_hash[:12]} to {self.endpoint}: {reason}",
             request_hash=job.request_hash,
+            status=status,
         )
 
     # ---- the model -------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from generators.clients import TeacherReply, TeacherRequest
-from generators.generation import Candidate, Generation, NewExample, Round, reply_problem
+from generators.generation import QUOTA, Candidate, Generation, NewExample, Round, reply_problem
 from generators.verifiers import Problem, Verdict, Verifier
 from provenance.batch import WriteBatch
 from provenance.errors import InputError
@@ -42,6 +42,7 @@ class RejectionConfig:
     top_p: float = 1.0
     max_tokens: int = 512
     keep: str = "all"
+    random_seed: int = 0  # another seed asks for another k samples of each problem
     extra_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -101,14 +102,9 @@ class RejectionSampling:
         self.template_name = TEMPLATES[verifier.name]
         self.template = generation.templates.text(self.template_name)
         self.seeds = {p.problem_id: problem_seed(p) for p in self.problems}
-        self._seeds_context = ProvenanceSet(
-            run_id=generation.run_id,
-            declaration=problems_declaration,
-            method=Method.SEED,
-            source_file=str(problems_file),
-            source_sha256=digest_file(str(problems_file)),
-            source_format="problems",
-        )
+        self._declaration = problems_declaration
+        self._file = problems_file
+        self._sha256 = digest_file(str(problems_file))
 
     def _seed_batch(self, problems: Sequence[Problem]) -> WriteBatch:
         batch = WriteBatch()
@@ -129,7 +125,7 @@ class RejectionSampling:
         for first in range(0, len(self.problems), size):
             if gen.done:
                 return
-            gen.stalled(self.round(self.problems[first : first + size]))
+            self.round(self.problems[first : first + size])  # every round is new problems: no stall rule
         if gen.tally.stop is None:
             gen.tally.stop = f"sampled every problem ({len(self.problems):,}) {self.config.k} times"
 
@@ -146,17 +142,26 @@ class RejectionSampling:
         requests = []
         for problem, attempt in plan:
             text = self.template.replace("{problem}", problem.prompt)
+            sample = attempt + 1_000_000 * c.random_seed
             if c.api == "chat":
                 requests.append(
-                    TeacherRequest.chat([{"role": "user", "content": text}], sample=attempt, **params)
+                    TeacherRequest.chat([{"role": "user", "content": text}], sample=sample, **params)
                 )
             else:
-                requests.append(TeacherRequest.completion(text, sample=attempt, **params))
+                requests.append(TeacherRequest.completion(text, sample=sample, **params))
         answered = list(gen.stream(requests))
         verdicts = self._verify(
             [(reply, problem) for (_, reply), (problem, _) in zip(answered, plan, strict=False)]
         )
-        out = Round(seeds=self._seed_batch(problems), seeds_context=self._seeds_context)
+        context = ProvenanceSet(
+            run_id=gen.run_id,
+            declaration=self._declaration,
+            method=Method.SEED,
+            source_file=str(self._file),
+            source_sha256=self._sha256,
+            source_format="problems",
+        )
+        out = Round(seeds=self._seed_batch(problems), seeds_context=context)
         accepted = 0
         solved: set[str] = set()
         kept: set[str] = set()
@@ -191,7 +196,7 @@ class RejectionSampling:
             if reason is None and example.id in kept:
                 reason = "duplicate"
             if reason is None and accepted >= gen.quota():
-                reason = "quota-reached"
+                reason = QUOTA
             if reason is not None:
                 out.candidates.append(
                     Candidate(

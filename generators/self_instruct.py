@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from generators.clients import TeacherRequest
 from generators.generation import (
+    QUOTA,
     Candidate,
     Generation,
     NewExample,
@@ -164,7 +165,8 @@ class SelfInstructConfig:
     blacklist: tuple[str, ...] = SELF_INSTRUCT_BLACKLIST
     capitalize: bool = True
     max_instances: int = 5
-    instance_max_tokens: int = 300
+    instance_max_tokens: int = 350  # input-first (generation) tasks, as published
+    instance_max_tokens_classification: int = 300  # output-first (classification) tasks
     instance_presence_penalty: float = 1.5
     random_seed: int = 0
     extra_params: dict[str, Any] = field(default_factory=dict)
@@ -372,7 +374,7 @@ class SelfInstruct:
             kept.append(_Kept(node, reply.request_hash, ordinal))
         return kept
 
-    def _classify(self, chunk: list[_Kept]) -> dict[str, tuple[bool | None, str | None]]:
+    def _classify(self, chunk: list[_Kept], out: Round) -> dict[str, tuple[bool | None, str | None]]:
         """instruction id → (is classification, the request that said so)."""
         if self.config.classification_only:
             return {k.node.instruction_id: (True, None) for k in chunk}
@@ -390,15 +392,31 @@ class SelfInstruct:
             for k in chunk
         ]
         answers: dict[str, tuple[bool | None, str | None]] = {}
-        for (_, reply), k in zip(self.gen.stream(requests), chunk, strict=False):
+        for (ordinal, reply), k in zip(self.gen.stream(requests), chunk, strict=False):
             verdict = parse_yes_no(reply.text) if reply.ok else None
             answers[k.node.instruction_id] = (verdict, reply.request_hash)
             k.node.is_classification = verdict
+            # not a filter: the answer decides output-first or input-first; an unclear one means input-first
+            reason = {True: "classification", False: "not-classification", None: "unclear-answer"}[verdict]
+            out.candidates.append(
+                Candidate(
+                    "classification",
+                    reply.request_hash,
+                    0,
+                    0,
+                    ordinal,
+                    "accepted",
+                    reason,
+                    {"instruction": k.node.text, "answer": reply.text},
+                    {"error": reply.error} if reply.error else None,
+                    k.node.instruction_id,
+                )
+            )
         return answers
 
     def _instances(self, chunk: list[_Kept], out: Round, accepted_before: int) -> int:
         gen, c = self.gen, self.config
-        answers = self._classify(chunk)
+        answers = self._classify(chunk, out)
         chunk = [k for k in chunk if k.node.instruction_id in answers]
         requests = []
         for k in chunk:
@@ -408,7 +426,7 @@ class SelfInstruct:
                 self._request(
                     template.replace("{instruction}", k.node.text),
                     0,
-                    max_tokens=c.instance_max_tokens,
+                    max_tokens=c.instance_max_tokens_classification if clf else c.instance_max_tokens,
                     temperature=0,
                     top_p=0,
                     presence_penalty=c.instance_presence_penalty,
@@ -497,7 +515,7 @@ class SelfInstruct:
         accepted = 0
         for item, given, output in unique:
             if accepted >= quota:
-                reject(item, "quota-reached", {"input": given, "output": output})
+                reject(item, QUOTA, {"input": given, "output": output})
                 continue
             example = Example(instruction=node.text, input=given, output=output)
             out.examples.append(

@@ -27,6 +27,7 @@ import json
 import os
 import re
 import resource
+import secrets
 import selectors
 import shutil
 import signal
@@ -229,10 +230,14 @@ class AnswerVerifier:
 # the report file, installs the audit hook, then compiles and runs the source as __main__.
 # argv: [-c, source path, report path]. Report: one JSON object (status, kind, type, line, text).
 _BOOTSTRAP = r"""
-import errno, json, linecache, os, sys, traceback, types
+import errno, json, linecache, os, sys, threading, traceback, types
 
 def _bootstrap():
     source_path, report_path = sys.argv[1], sys.argv[2]
+    token = sys.stdin.readline().strip()  # a secret of this run: the candidate cannot read it
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
     with open(source_path, encoding="utf-8") as f:
         source = f.read()
     report = open(report_path, "w", encoding="utf-8")
@@ -252,7 +257,9 @@ def _bootstrap():
         "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.fork", "os.forkpty",
         "os.kill", "os.killpg", "signal.pthread_kill", "resource.setrlimit",
         "resource.prlimit", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+        "sys._current_frames", "sys.settrace", "sys.setprofile",
     ))
+    armed = [True]
     guarded = frozenset((
         "open", "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.symlink", "os.link",
         "os.chmod", "os.chown", "os.truncate", "os.utime", "shutil.rmtree", "shutil.copyfile",
@@ -269,6 +276,8 @@ def _bootstrap():
         return full == workdir or full.startswith(prefix) or full == os.devnull
 
     def hook(event, args):
+        if not armed[0]:
+            return
         if event in blocked:
             raise PermissionError("sandbox: " + event + " is not allowed")
         if event == "import" and args[0] == "_posixsubprocess":
@@ -291,8 +300,24 @@ def _bootstrap():
     sys.modules["__main__"] = module
     result = {"status": "ok"}
     code = 0
+    # The candidate runs in a thread of its own: walking up its frames never reaches this one,
+    # which holds the run's token (other threads' frames are refused by the hook).
+    caught = []
+
+    def run():
+        try:
+            exec(compile(source, filename, "exec"), module.__dict__)
+        except BaseException as e:
+            caught.append(e)
+
+    threading.stack_size(64 * 1024 * 1024)
+    worker = threading.Thread(target=run, name="candidate", daemon=True)
+    worker.start()
+    worker.join()
+    armed[0] = False
     try:
-        exec(compile(source, filename, "exec"), module.__dict__)
+        if caught:
+            raise caught[0]
     except SystemExit as e:
         result = {"status": "error", "kind": "exit", "type": "SystemExit", "message": repr(e.code)[:200]}
         code = 1
@@ -319,6 +344,7 @@ def _bootstrap():
             traceback.print_exception(type(e), e, tb)
         except BaseException:
             pass
+    result["token"] = token
     report.write(json.dumps(result))
     report.close()
     for stream in (sys.stdout, sys.stderr):
@@ -459,14 +485,17 @@ class PythonVerifier:
             if namespace:
                 unshare = shutil.which("unshare") or "unshare"
                 command = [unshare, "--user", "--map-root-user", "--net", *command]
-            run = self._run(command, workdir)
+            token = secrets.token_hex(16)
+            run = self._run(command, workdir, token)
             try:
                 report = json.loads(report_path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 report = None
+            if not isinstance(report, dict) or report.get("token") != token:
+                report = None  # not written by the bootstrap (or forged by the candidate)
         return self._judge(run, report if isinstance(report, dict) else None, namespace, len(code))
 
-    def _run(self, command: list[str], workdir: Path) -> _Run:
+    def _run(self, command: list[str], workdir: Path, token: str) -> _Run:
         cpu_seconds = int(self.timeout_s) + 1
         started = time.monotonic()
         deadline = started + self.timeout_s
@@ -474,12 +503,16 @@ class PythonVerifier:
             command,
             cwd=workdir,
             env=_child_env(),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
             preexec_fn=_rlimits(self.memory_mb * 1024 * 1024, cpu_seconds),
         )
+        assert proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write(f"{token}\n".encode())
+        proc.stdin.close()
         out, err = bytearray(), bytearray()
         total, timed_out, flooded = 0, False, False
         keep, flood = self.max_output_bytes, self.max_output_bytes * _FLOOD_FACTOR

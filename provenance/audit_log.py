@@ -63,8 +63,9 @@ _SPEC: tuple[tuple[str, str, str, str, str], ...] = (
      "system_fingerprint request_id usage latency_ms attempts created_at completed_at", "t.status = 'ok'"),
     ("generations", "t.first_run_id", "generations t",
      "generation_id method teacher_model endpoint params templates first_run_id created_at", ""),
+    # is_classification is left out: a later run may fill it in (the instances carry it too)
     ("instructions", "t.first_run_id", "instructions t",
-     "instruction_id instruction is_classification first_run_id created_at", ""),
+     "instruction_id instruction first_run_id created_at", ""),
     ("generation_candidates", "t.run_id", "generation_candidates t",
      "generation_id stage request_hash choice item ordinal status reason details content node_id run_id "
      "created_at", ""),

@@ -289,19 +289,6 @@ def test_bad_seeds_file_is_an_error_before_any_request(tmp_path: Path, db: Path,
     assert teacher.count() == 0 and snapshot(db) == before
 
 
-def test_too_few_seeds_is_an_error_before_any_request(
-    tmp_path: Path, db: Path, teacher: FakeOpenAI, write_jsonl
-):
-    few = write_jsonl(
-        [
-            {"instruction": f"Task number {i} here", "instances": [{"input": "", "output": "x"}]}
-            for i in range(3)
-        ]
-    )
-    result = generate(db, "self-instruct", "--seeds", str(few), url=teacher.url)
-    assert result.exit_code == 2 and "at least 8 seeds" in result.stderr and teacher.count() == 0
-
-
 def test_garbage_replies_are_recorded_never_crash(seeded: Path):
     script = ScriptedTeacher()
     state = {"n": 0}
@@ -588,3 +575,181 @@ def test_local_transformers_teacher(tmp_path: Path, db: Path, write_jsonl):
     }
     again = json.loads(run_cli(*args, db=db).stdout)
     assert again["sent"] == 0 and again["from_journal"] == 6
+
+
+STABLE = (
+    "examples",
+    "provenance",
+    "lineage",
+    "teacher_calls",
+    "generations",
+    "instructions",
+    "generation_candidates",
+    "seeds",
+    "provenance_sets",
+)
+
+
+def _garbage_then_teacher():
+    script = ScriptedTeacher()
+    state = {"n": 0}
+
+    def handler(request):
+        state["n"] += 1
+        if state["n"] == 1:
+            return malformed()
+        if state["n"] == 2:
+            return Reply(400, {"error": {"message": "prompt too long"}})
+        return script(request)
+
+    return handler
+
+
+def test_a_rerun_after_unusable_replies_changes_nothing(seeded: Path):
+    """Unusable and refused replies are final: a rerun neither resends them nor takes another path."""
+    with FakeOpenAI(_garbage_then_teacher()) as server:
+        first = generate(
+            seeded, "alpaca", "-n", "20", "--round-size", "4", "--concurrency", "1", url=server.url
+        )
+        assert first.exit_code == 0, first.output
+        sent = server.count()
+        before = snapshot(seeded)
+        again = generate(
+            seeded, "alpaca", "-n", "20", "--round-size", "4", "--concurrency", "1", url=server.url
+        )
+        assert again.exit_code == 0 and server.count() == sent
+    after = snapshot(seeded)
+    assert {t: after[t] for t in STABLE} == {t: before[t] for t in STABLE}
+
+
+def test_replay_reproduces_refused_requests(seeded: Path, tmp_path: Path):
+    with FakeOpenAI(_garbage_then_teacher()) as server:
+        url = server.url
+        recorded = json.loads(
+            generate(seeded, "alpaca", "-n", "20", "--round-size", "4", "--concurrency", "1", url=url).stdout
+        )
+    calls = tmp_path / "calls.jsonl"
+    assert run_cli("journal", "export", str(calls), db=seeded).exit_code == 0
+    fresh = tmp_path / "fresh.duckdb"
+    assert run_cli("seeds", "import", str(SEEDS), "--licence", "Apache-2.0", db=fresh).exit_code == 0
+    assert run_cli("journal", "import", str(calls), db=fresh).exit_code == 0
+    replayed = json.loads(
+        generate(
+            fresh, "alpaca", "-n", "20", "--round-size", "4", "--concurrency", "1", "--replay", url=url
+        ).stdout
+    )
+    assert replayed["accepted"] == recorded["accepted"] == 20 and replayed["sent"] == 0
+    assert replayed["requests"] == recorded["requests"]
+
+
+def test_replay_of_nothing_is_an_error(seeded: Path):
+    result = generate(seeded, "alpaca", "-n", "5", "--replay", url="http://127.0.0.1:9/v1")
+    assert result.exit_code == 2 and "holds none of this generation's requests" in result.stderr
+
+
+def test_bad_input_leaves_the_ledger_unchanged(
+    tmp_path: Path, seeded: Path, teacher: FakeOpenAI, write_jsonl, monkeypatch: pytest.MonkeyPatch
+):
+    before = snapshot(seeded)
+    few = write_jsonl(
+        [
+            {"instruction": f"Task number {i} here", "instances": [{"input": "", "output": "x"}]}
+            for i in range(3)
+        ]
+    )
+    result = generate(seeded, "self-instruct", "--seeds", str(few), url=teacher.url)
+    assert result.exit_code == 2 and "needs at least 8" in result.stderr
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    result = generate(seeded, "alpaca")
+    assert result.exit_code == 2 and "OPENAI_API_KEY" in result.stderr
+    no_answer = write_jsonl([{"id": "a", "question": "1 + 1?"}], name="problems.jsonl")
+    result = run_cli(
+        "generate",
+        "rejection-sampling",
+        str(no_answer),
+        "--teacher",
+        TEACHER,
+        "--base-url",
+        teacher.url,
+        db=seeded,
+    )
+    assert result.exit_code == 2 and "no reference 'answer'" in result.stderr
+    assert snapshot(seeded) == before and teacher.count() == 0
+
+
+def test_rejection_sampling_samples_every_problem_and_keeps_them_out_of_the_seeds(seeded: Path, write_jsonl):
+    def wrong(request):
+        return Reply(200, completion(request, ["I think it is\n#### -1"]))
+
+    problems = write_jsonl(
+        [{"id": f"p{i}", "question": f"What is {i} + 1?", "answer": str(i + 1)} for i in range(10)]
+    )
+    with FakeOpenAI(wrong) as server:
+        result = run_cli(
+            "generate",
+            "rejection-sampling",
+            str(problems),
+            "--teacher",
+            TEACHER,
+            "--base-url",
+            server.url,
+            "-k",
+            "1",
+            "--round-size",
+            "1",
+            "--json",
+            db=seeded,
+        )
+        summary = json.loads(result.stdout)
+        assert summary["requests"] == 10 and summary["accepted"] == 0 and "every problem" in summary["stop"]
+        again = json.loads(
+            run_cli(
+                "generate",
+                "rejection-sampling",
+                str(problems),
+                "--teacher",
+                TEACHER,
+                "--base-url",
+                server.url,
+                "-k",
+                "1",
+                "--random-seed",
+                "1",
+                "--json",
+                db=seeded,
+            ).stdout
+        )
+        assert again["sent"] == 10  # another seed asks for other samples
+    from generators.generation import load_seeds
+    from provenance.ledger import Ledger
+
+    with Ledger.open(seeded, read_only=True) as ledger:
+        assert len(load_seeds(ledger)) == 175  # the problems are not demonstrations
+
+
+def test_a_larger_n_accepts_what_the_quota_cut(seeded: Path, teacher: FakeOpenAI):
+    assert generate(seeded, "self-instruct", "-n", "7", url=teacher.url).exit_code == 0
+    assert not rows(seeded, "SELECT * FROM generation_candidates WHERE reason = 'quota-reached'")
+    assert generate(seeded, "self-instruct", "-n", "30", url=teacher.url).exit_code == 0
+    examples = {
+        r["example_id"]
+        for r in rows(seeded, "SELECT example_id FROM provenance_records WHERE method = 'teacher'")
+    }
+    accepted = {
+        r["node_id"]
+        for r in rows(
+            seeded,
+            "SELECT node_id FROM generation_candidates WHERE stage = 'instance' AND status = 'accepted'",
+        )
+    }
+    assert len(examples) == 30 and examples == accepted
+    assert (
+        rows(
+            seeded,
+            "SELECT count(*) AS n FROM instructions i WHERE is_classification IS NULL AND EXISTS "
+            "(SELECT 1 FROM lineage l WHERE l.parent_id = i.instruction_id)",
+        )[0]["n"]
+        == 0
+    )
+    assert run_cli("verify", db=seeded).exit_code == 0

@@ -520,3 +520,22 @@ def test_verifier_module_imports_nothing_heavy() -> None:
     code = f"import sys, generators.verifiers; print(sorted({heavy} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        # walk up the frames to the verifier's report file and write a pass into it
+        "import sys, os\nf = sys._getframe(0)\nwhile f is not None and 'report' not in f.f_locals:\n"
+        "    f = f.f_back\nif f is not None:\n    f.f_locals['report'].write('{\"status\": \"ok\"}')\n"
+        "    f.f_locals['report'].close()\nos._exit(0)",
+        # write a pass report through every open file descriptor
+        'import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b\'{"status": "ok"}\')\n'
+        "    except OSError:\n        pass\nos._exit(0)",
+        # look at every thread's frames
+        "import sys, os\nsys._current_frames()\nos._exit(0)",
+    ],
+)
+def test_a_candidate_cannot_forge_a_pass(python: PythonVerifier, forge: str) -> None:
+    verdict = python.verify(f"```python\n{forge}\n```", ADD)
+    assert not verdict.ok and verdict.reason == "crashed"

@@ -99,6 +99,12 @@ def gate(
     help="tiny (a small GPT-2 built here), a local checkpoint folder, or a hub id where the network allows.",
 )
 @click.option(
+    "--student-id",
+    metavar="MODEL_ID",
+    help="The model id the licence policy judges (default: tiny, the hub id, or the one a checkpoint's "
+    "config.json names).",
+)
+@click.option(
     "--out",
     "out_dir",
     required=True,
@@ -134,6 +140,7 @@ def train(
     state: State,
     policy: str,
     student: str,
+    student_id: str | None,
     out_dir: Path,
     force: bool,
     epochs: float,
@@ -181,6 +188,7 @@ def train(
             loaded,
             registry,
             student=student,
+            student_id=student_id,
             out_dir=out_dir,
             config=config,
             force=force,

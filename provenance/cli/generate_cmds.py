@@ -208,6 +208,7 @@ def self_instruct(state: State, **opts: Any) -> None:
         config.params(),
         TEMPLATE_NAMES,
         lambda gen, seeds, sim: SelfInstruct(gen, seeds, sim, config),
+        min_seeds=config.prompt_instructions,
     )
 
 
@@ -249,6 +250,7 @@ def alpaca(state: State, **opts: Any) -> None:
         config.params(),
         TEMPLATE_NAMES,
         lambda gen, seeds, sim: Alpaca(gen, seeds, sim, config),
+        min_seeds=config.demos,
     )
 
 
@@ -314,6 +316,7 @@ def rejection_sampling(state: State, problems: Path, **opts: Any) -> None:
         temperature=opts["temperature"],
         max_tokens=opts["max_tokens"],
         keep=opts["keep"],
+        random_seed=opts["random_seed"],
         extra_params=_params(opts["extra"]),
     )
     declared = Declaration(licence=opts["problems_licence"], source=opts["problems_source"])
@@ -370,6 +373,7 @@ def _generate(
     build: Callable[[Any, Any, Any], Any],
     *,
     needs_seeds: bool = True,
+    min_seeds: int = 0,
 ) -> None:
     from generators.generation import Limits, Templates, execute, load_seeds
     from generators.self_instruct import Similarity
@@ -385,6 +389,9 @@ def _generate(
         opts["teacher"], opts["licence"], opts["terms"], opts["registry_files"]
     )
     similarity = Similarity(tokenize, RougePool)
+    _check_key(opts)
+    if needs_seeds and opts["seeds_file"] is not None:
+        _count_seeds(opts["seeds_file"], method, min_seeds)
     out = console()
     with state.open(read_only=False) as ledger:
         seeds: list[Any] = []
@@ -416,10 +423,43 @@ def _generate(
             )
         summary["run_params"] = run_params
         summary["registry_entry"] = resolution.entry.id if resolution.entry else None
+    if opts["replay"] and summary["requests"] == 0:
+        raise InputError(
+            "--replay: the journal holds none of this generation's requests; check --teacher, --base-url, "
+            "the templates and the seeds against the recorded run (`provenance journal import` loads one)"
+        )
     if opts["as_json"]:
         echo_json(summary)
         return
     _print_summary(out, summary, resolution, declaration)
+
+
+def _check_key(opts: dict[str, Any]) -> None:
+    """OpenAI's API without its key: an error before anything is written."""
+    import os
+
+    from generators.clients import MissingApiKey
+
+    remote = opts["local_path"] is None and opts["base_url"] is None and not opts["replay"]
+    if remote and not os.environ.get(opts["api_key_env"]) and not os.environ.get("OPENAI_BASE_URL"):
+        raise MissingApiKey(
+            f"the environment variable {opts['api_key_env']} is not set; set it to your API key "
+            "(or give --base-url of a local server, or choose the variable with --api-key-env)"
+        )
+
+
+def _count_seeds(path: Path, method: str, needed: int) -> None:
+    """Read the --seeds file once (a malformed one fails here, naming the line) and count its tasks."""
+    from generators.importers.json_files import json_source
+    from provenance.errors import InputError
+
+    if not Path(path).is_file():
+        raise InputError("file does not exist", path=path)
+    count = sum(1 for _ in json_source(Path(path)))
+    if count < needed:
+        raise InputError(
+            f"holds {count} seed tasks; {method} needs at least {needed} for its prompt", path=path
+        )
 
 
 def _seeds(ledger: Any, seeds_file: Path | None, seeds_licence: str | None, load_seeds: Any) -> list[Any]:

@@ -53,7 +53,7 @@ def import_(state: State, file: Path, as_json: bool) -> None:
 
     \b
     Example:
-      provenance journal import examples/self-instruct/recorded-calls.jsonl
+      provenance --db other.duckdb journal import recorded-calls.jsonl
     """
     from generators.journal import import_calls
 
