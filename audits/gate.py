@@ -364,5 +364,12 @@ def _record(ledger: Ledger, gate: GateResult) -> None:
             "examples": gate.examples,
             "waivers_used": [w["waiver_id"] for w in gate.waivers_used],
             "check_run": gate.check_run_id,
+            "use": gate.use,
+            "distribute": gate.distribute,
+            "student": gate.student,
+            "student_finding": gate.student_finding,
+            "licence_verdicts": gate.licence_verdicts,
+            "obligations": gate.obligations,
+            "teacher_mix": gate.teacher_mix,
         }
         ledger.end_run(run_id, summary, "ok" if gate.passed else "failed")

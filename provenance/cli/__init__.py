@@ -39,6 +39,7 @@ _COMMANDS = {
     "waivers": "provenance.cli.audit_cmds:waivers",
     "verify": "provenance.cli.audit_cmds:verify",
     "keygen": "provenance.cli.audit_cmds:keygen",
+    "report": "provenance.cli.report_cmds:report",
 }
 _ALIASES = {"license": "licence"}
 
