@@ -154,6 +154,8 @@ class NewExample:
     template: str
     edges: list[tuple[str, str, str, int]]  # (parent id, parent kind, relation, position)
     extra: dict[str, Any] = field(default_factory=dict)
+    prompt: str | None = None  # the prompt verbatim, when the example answers one given task
+    record_id: str | None = None  # the source record's own id
 
 
 @dataclass
@@ -482,6 +484,8 @@ class Generation:
                 prompt_template_hash=self.template_hashes.get(new.template),
                 request_id=reply.request_id,
                 usage=json.dumps(reply.usage) if reply.usage is not None else None,
+                prompt=new.prompt,
+                source_record_id=new.record_id,
             )
             for parent, kind, relation, position in new.edges:
                 batch.add_edge(ex.id, parent, kind, relation, position)

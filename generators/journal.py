@@ -429,11 +429,31 @@ def import_calls(ledger: Ledger, path: str | Path) -> tuple[int, int]:
             rows.append(values)
     if not rows:
         raise InputError("contains no recorded calls", path=path)
+    return _insert_calls(ledger, rows, str(path))
+
+
+def import_rows(ledger: Ledger, records: list[dict[str, Any]], source: str | None = None) -> tuple[int, int]:
+    """Load journal rows given as dicts (see :func:`export_calls`); return (new, already known)."""
+    rows = []
+    for record in records:
+        values = [record.get(f) for f in _FIELDS]
+        values[5] = json.dumps(record["request"], ensure_ascii=False)
+        values[13] = _json(record.get("usage"))
+        values[15] = int(record.get("attempts") or 0)
+        values[16] = record.get("created_at") or utcnow()
+        rows.append(values)
+    return _insert_calls(ledger, rows, source)
+
+
+def _insert_calls(ledger: Ledger, rows: list[list[Any]], source: str | None = None) -> tuple[int, int]:
+    """Insert the calls in one transaction, as a run of their own (``journal-import``) that the audit
+    log vouches for: the calls take that run's id, whatever run recorded them elsewhere."""
     import pyarrow as pa
 
     _calls = pa.Table.from_pylist([dict(zip(_FIELDS, r, strict=True)) for r in rows])
     con = ledger.con
     with ledger.transaction():
+        run_id = ledger.begin_run("journal-import", {"source": source, "calls": len(rows)})
         known = int(
             con.execute(
                 "SELECT count(*) FROM teacher_calls t SEMI JOIN _calls c USING (request_hash) "
@@ -445,7 +465,9 @@ def import_calls(ledger: Ledger, path: str | Path) -> tuple[int, int]:
             "WHERE status <> 'ok' AND request_hash IN (SELECT request_hash FROM _calls)"
         )
         select = ", ".join(
-            f"c.{f}::JSON"
+            "$run"
+            if f == "run_id"
+            else f"c.{f}::JSON"
             if f in ("request", "usage")
             else f"c.{f}::TIMESTAMP"
             if f.endswith("_at")
@@ -455,7 +477,9 @@ def import_calls(ledger: Ledger, path: str | Path) -> tuple[int, int]:
         new = int(
             con.execute(
                 f"INSERT INTO teacher_calls ({_COLUMNS}) SELECT DISTINCT ON (c.request_hash) {select} "
-                "FROM _calls c ANTI JOIN teacher_calls t USING (request_hash)"
+                "FROM _calls c ANTI JOIN teacher_calls t USING (request_hash)",
+                {"run": run_id},
             ).fetchone()[0]
         )
+        ledger.end_run(run_id, {"source": source, "new": new, "known": known})
     return new, known

@@ -200,9 +200,9 @@ def render_html(f: dict[str, Any]) -> str:
             f'<span class="kpi"><b id="kpi-{_e(label.replace(" ", "-"))}">{value:,}</b>{_e(label)}</span>'
         )
     out.append(_table(["origin", "examples"], [[_e(k), v] for k, v in d["origin"].items()], numeric=(1,)))
-    unknown = ", ".join(f"{k} {v:,}" for k, v in d["unknown"].items() if v)
+    unknown = "; ".join(f"{k} unknown for {v:,} examples" for k, v in d["unknown"].items() if v)
     out.append(
-        f"<p>Examples whose {_e(unknown)} is unknown.</p>" if unknown else "<p>Nothing is unknown.</p>"
+        f"<p>Recorded as unknown: {_e(unknown)}.</p>" if unknown else "<p>Nothing is recorded as unknown.</p>"
     )
 
     out.append("<h2>Teacher mix</h2>")
@@ -269,6 +269,11 @@ def render_html(f: dict[str, Any]) -> str:
             )
         for note in c["notes"]:
             out.append(f'<p class="muted">{_e(note)}</p>')
+        if c.get("samples") and any("PERSON detection was off" in n for n in f["pii"]["notes"]):
+            out.append(
+                '<p class="muted">Samples below have every PII finding masked; PERSON detection was '
+                "off, so names are not.</p>"
+            )
         for sample in c.get("samples", []):
             text = "".join(f"<pre><b>{_e(k)}</b>: {_e(v)}</pre>" for k, v in sample["text"].items())
             out.append(

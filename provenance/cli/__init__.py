@@ -40,6 +40,7 @@ _COMMANDS = {
     "verify": "provenance.cli.audit_cmds:verify",
     "keygen": "provenance.cli.audit_cmds:keygen",
     "report": "provenance.cli.report_cmds:report",
+    "demo": "provenance.cli.demo_cmd:demo",
 }
 _ALIASES = {"license": "licence"}
 

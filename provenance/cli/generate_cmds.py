@@ -109,6 +109,9 @@ def teacher_options(fn: F) -> F:
             "--terms", metavar="ID[@VERSION]", help="Terms of the teacher (default: from the registry)."
         ),
         click.option(
+            "--source", metavar="TEXT", help="Declared source of the data (URL, repo@commit:path, …)."
+        ),
+        click.option(
             "--timeout", type=float, default=120.0, show_default=True, help="Seconds per HTTP request."
         ),
         click.option(
@@ -351,6 +354,9 @@ def _declaration(
     resolution = resolve_model(load_registry(registry_files), teacher)
     entry = resolution.entry
     declared_terms = Terms.parse(terms) if terms else None
+    registry_terms = entry.terms.id if entry is not None and entry.terms is not None else None
+    if declared_terms is not None and entry is not None and registry_terms == declared_terms.id:
+        declared_terms = declared_terms.model_copy(update={"status": entry.training})  # the registry's class
     if entry is not None and declared_terms is None and entry.terms is not None:
         retrieved = next((e.retrieved for e in entry.evidence if len(e.retrieved) == 10), None)
         declared_terms = Terms(
@@ -388,6 +394,8 @@ def _generate(
     declaration, resolution = _declaration(
         opts["teacher"], opts["licence"], opts["terms"], opts["registry_files"]
     )
+    if opts.get("source"):
+        declaration = declaration.model_copy(update={"source": opts["source"]})
     similarity = Similarity(tokenize, RougePool)
     _check_key(opts)
     if needs_seeds and opts["seeds_file"] is not None:
@@ -551,6 +559,48 @@ def _print_summary(out: Any, s: dict[str, Any], resolution: Any, declaration: An
     out.print(
         f"  generation {s['generation_id'][:12]} · see `provenance recall --teacher {s['teacher']}` and "
         "`provenance lineage ID`"
+    )
+
+
+@generate.command("responses")
+@click.argument("prompts", type=click.Path(path_type=Path))
+@teacher_options
+@click.option("--temperature", type=float, help="Sent only when given (else the endpoint's default).")
+@click.option("--max-tokens", type=int, help="Sent only when given (else the endpoint's default).")
+@pass_state
+def responses(state: State, prompts: Path, **opts: Any) -> None:
+    """A teacher answers a file of tasks: each record's reply becomes its output.
+
+    PROMPTS holds one JSON object per line (or a JSON list): {id?, instruction, input?, prompt?};
+    a record's own prompt is sent verbatim, else generators/templates/responses/prompt.txt builds one.
+    With --replay and a log turned into recorded calls (`provenance journal import LOG --from-log`),
+    the distillation reruns from the log with no network.
+
+    \b
+    Example:
+      provenance generate responses tasks.jsonl --teacher gpt-4o-mini --api chat -n 5000
+    """
+    from generators.responses import TEMPLATE_NAMES, Responses, ResponsesConfig, load_prompts
+    from provenance.ids import digest_file
+
+    records = load_prompts(prompts)
+    config = ResponsesConfig(
+        api=opts["api"] or "completions",
+        round_size=opts["round_size"],
+        temperature=opts["temperature"],
+        max_tokens=opts["max_tokens"],
+        extra_params=_params(opts["extra"]),
+    )
+    params = {**config.params(), "prompts_sha256": digest_file(str(prompts))}
+    opts["seeds_file"] = None
+    _generate(
+        state,
+        opts,
+        "responses",
+        params,
+        TEMPLATE_NAMES,
+        lambda gen, seeds, sim: Responses(gen, records, prompts, config),
+        needs_seeds=False,
     )
 
 

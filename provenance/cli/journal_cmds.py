@@ -46,19 +46,57 @@ def export(state: State, file: Path, run_id: str | None, as_json: bool) -> None:
 
 @journal.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--from-log",
+    is_flag=True,
+    help="FILE is a prompt/response log ({instruction, input?, prompt?, response} per line): record "
+    "each response as the answer to the request `generate responses` sends for it.",
+)
+@click.option("--teacher", metavar="MODEL_ID", help="--from-log: the model that wrote the responses.")
+@click.option(
+    "--base-url",
+    default="recorded://log",
+    show_default=True,
+    metavar="URL",
+    help="--from-log: the endpoint the replay will name.",
+)
+@click.option("--api", type=click.Choice(["completions", "chat"]), default="completions", show_default=True)
 @json_option
 @pass_state
-def import_(state: State, file: Path, as_json: bool) -> None:
-    """Load a recording written by `journal export`; calls already answered are kept.
+def import_(
+    state: State, file: Path, from_log: bool, teacher: str | None, base_url: str, api: str, as_json: bool
+) -> None:
+    """Load a recording written by `journal export` (calls already answered are kept), or with
+    --from-log turn a prompt/response log into recorded calls that `generate responses --replay`
+    answers from, with no network. Such calls say they were reconstructed: only the response text
+    is original.
 
     \b
     Example:
       provenance --db other.duckdb journal import recorded-calls.jsonl
+      provenance journal import preds.jsonl --from-log --teacher text-davinci-003 --base-url recorded://self-instruct
     """
-    from generators.journal import import_calls
+    from generators.journal import import_calls, import_rows
+    from provenance.errors import InputError
 
+    if from_log and not teacher:
+        raise InputError("--from-log needs --teacher (the model that wrote the responses)")
     with state.open(read_only=False) as ledger:
-        new, known = import_calls(ledger, file)
+        if from_log:
+            from generators.generation import Templates
+            from generators.responses import PROMPT, ResponsesConfig, log_to_calls
+
+            assert teacher is not None
+            rows = log_to_calls(
+                file,
+                teacher=teacher,
+                endpoint=base_url,
+                config=ResponsesConfig(api=api),
+                template=Templates().text(PROMPT),
+            )
+            new, known = import_rows(ledger, rows, f"{file} (log)")
+        else:
+            new, known = import_calls(ledger, file)
     if as_json:
         echo_json({"file": str(file), "new": new, "known": known})
     else:
