@@ -96,11 +96,11 @@ def demo(folder: Path, force: bool, steps: int) -> None:
         "--manifest",
         str(data / "seeds.yaml"),
     )
-    for teacher, file in TEACHERS.items():
+    for letter, (teacher, file) in zip("ab", TEACHERS.items(), strict=True):
         declared = _manifest(data / f"{teacher}.yaml")
         terms = declared["terms"]
         step(
-            f"2. {teacher}: its recorded outputs into the teacher-call journal",
+            f"2{letter}. {teacher}: its recorded outputs into the teacher-call journal",
             "each logged response is now the journaled answer to the request the generator sends.",
             "journal",
             "import",
@@ -112,7 +112,7 @@ def demo(folder: Path, force: bool, steps: int) -> None:
             RECORDED,
         )
         step(
-            f"3. {teacher}: generate through the journal's replay (no network)",
+            f"3{letter}. {teacher}: generate through the journal's replay (no network)",
             f"252 examples by {teacher}, each with its teacher, licence, "
             f"terms ({terms['id']}@{terms['version']}), "
             "request and prompt.",
