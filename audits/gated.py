@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -135,7 +136,8 @@ def train_through_gate(
         first = verified.problems[0]
         gate.reasons.insert(0, _reason("ledger-altered", f"`provenance verify` failed: {first.message}"))
         gate.passed = False
-    tmp = out_dir.with_name(f".{out_dir.name}.partial-{uuid.uuid4().hex[:8]}")
+    _remove_stale_partials(out_dir)
+    tmp = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     tmp.mkdir(parents=True)
     try:
         meta = {"pack": gate.pack["name"], "pack_hash": gate.pack["hash"], "student": gate.student}
@@ -156,6 +158,20 @@ def train_through_gate(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Outcome(gate, out_dir, report, gate.passed, training_id)
+
+
+def _remove_stale_partials(out_dir: Path) -> None:
+    """Remove what an interrupted training left next to ``out_dir`` (its process is gone)."""
+    if not out_dir.parent.is_dir():
+        return
+    for partial in out_dir.parent.glob(f".{out_dir.name}.partial-*"):
+        pid = partial.name.rsplit(".partial-", 1)[1].split("-", 1)[0]
+        try:
+            os.kill(int(pid), 0)
+        except (ValueError, ProcessLookupError):
+            shutil.rmtree(partial, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's live process
 
 
 def _reason(code: str, message: str) -> Any:

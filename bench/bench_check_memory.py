@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
 SHARED = Path(os.environ.get("PROVENANCE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 CLI = [str(Path(sys.executable).with_name("provenance"))]
 
@@ -93,6 +94,8 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, int, subprocess.Co
 
 
 def main() -> None:
+    from results import record
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--examples", type=int, default=100_000)
     parser.add_argument("--policy", default="commercial")
@@ -110,6 +113,15 @@ def main() -> None:
         )  # fmt: skip
         assert res.returncode == 0, res.stderr
         print(f"import {args.examples:,} examples: {seconds:.1f} s, peak {peak / 2**20:,.0f} MiB")
+        record(
+            "check_memory",
+            f"`provenance import`, {args.examples:,} examples",
+            "",
+            f"{seconds:.1f} s, peak {peak / 2**20:,.0f} MiB",
+            "",
+            "",
+            None,
+        )
         for label in ("first check", "re-run"):
             seconds, peak, res = run([*CLI, "check", "--policy", args.policy, "--json"], env)
             assert res.returncode in (0, 1), res.stderr
@@ -122,6 +134,16 @@ def main() -> None:
             )
             for c in out["checks"]:
                 print(f"   {c['name']:<14} {c['seconds']:7.1f} s  {c['counts']}")
+            record(
+                "check_memory",
+                f"`provenance check --policy {args.policy}`, {out['examples']:,} examples, {label}: "
+                "peak memory",
+                "",
+                f"{peak / 2**20:,.0f} MiB ({seconds:.1f} s)",
+                "",
+                "< 2048 MiB",
+                peak < 2048 * 2**20,
+            )
 
 
 if __name__ == "__main__":

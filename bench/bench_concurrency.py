@@ -21,8 +21,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from click.testing import CliRunner  # noqa: E402
+from results import record  # noqa: E402
 
 from provenance.cli import cli  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
@@ -87,6 +89,8 @@ def main() -> int:
     print(
         f"{name:<50} {r1:>10.2f}/s {r16:>10.2f}/s {ratio:>6.1f}x {'≥ 8x':>7} {'holds' if holds else 'MISSED'}"
     )
+    record("concurrency", f"{name} ({args.requests} requests)", f"{r1:.2f}/s", f"{r16:.2f}/s",
+           f"{ratio:.1f}x", "≥ 8x", holds)  # fmt: skip
     return 0 if holds else 1
 
 

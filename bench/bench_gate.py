@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_check_memory import SHARED, records  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
+from results import record  # noqa: E402
 
 from provenance.cli import cli  # noqa: E402
 
@@ -201,6 +202,7 @@ def main() -> int:
     print(f"{'measurement':<46} {'baseline':>16} {'ours':>9} {'ratio':>7} {'target':>7}")
     for name, base, ours, ratio, target, holds in rows:
         print(f"{name:<46} {base:>16} {ours:>9} {ratio:>7} {target:>7} {'holds' if holds else 'MISSED'}")
+        record("gate", name, base, ours, ratio, target, holds)
     return 0 if all(r[-1] for r in rows) else 1
 
 

@@ -30,6 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT.parent / "shared" / "data" / "code-alpaca" / "new_codealpaca.json"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from results import record  # noqa: E402
 
 CHILD = r"""
 import json, resource, sys, time
@@ -204,6 +207,26 @@ def main() -> int:
     print(f"ours (median of {len(runs)}): {seconds:.2f} s → {rate:,.0f} examples/s; ratio {ratio:.1f}x")
     for label, ok in checks:
         print(f"  {'PASS' if ok else 'FAIL'}  {label}")
+    name = f"import, {args.records:,} records"
+    record(
+        "import",
+        f"{name}: time",
+        f"{scaled:.1f} s",
+        f"{seconds:.2f} s",
+        f"{ratio:.1f}x",
+        ">= 20x",
+        checks[0][1],
+    )
+    record(
+        "import",
+        f"{name}: examples/s",
+        f"{args.records / scaled:,.0f}/s",
+        f"{rate:,.0f}/s",
+        "",
+        ">= 50,000/s",
+        checks[1][1],
+    )
+    record("import", f"{name}: peak memory", "", f"{peak / 2**20:,.0f} MiB", "", "< 1024 MiB", checks[2][1])
     return 0 if all(ok for _, ok in checks) else 1
 
 

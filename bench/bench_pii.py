@@ -20,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 SHARED = Path(os.environ.get("PROVENANCE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
@@ -47,6 +48,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="use the first N texts (0: all)")
     parser.add_argument("--processes", type=int, default=min(os.cpu_count() or 1, 4))
     args = parser.parse_args()
+
+    from results import record
 
     from policies.checks.pii import Analyzer, PiiSettings, clean_findings
 
@@ -94,6 +97,15 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for label, n, b, f, _ in rows:
         print(f"| {label} ({n:,}) | {n / b:,.0f}/s | {n / f:,.0f}/s | {b / f:.2f}x | >= 1.5x |")
+        record(
+            "pii",
+            f"PII, {label} ({n:,})",
+            f"{n / b:,.0f}/s",
+            f"{n / f:,.0f}/s",
+            f"{b / f:.2f}x",
+            ">= 1.5x",
+            b / f >= 1.5,
+        )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from results import record  # noqa: E402
 
 from generators.clients import OpenAICompatibleClient  # noqa: E402
 from generators.generation import Generation, Limits, NewExample, Round, Templates, start_run  # noqa: E402
@@ -122,6 +125,15 @@ def main() -> int:
         name = f"per call, server {delay * 1000:.0f} ms ({calls} calls)"
         verdict = ("holds" if holds else "MISSED") if target else "(shown)"
         print(f"{name:<44} {b * 1000:>8.2f} ms {o * 1000:>8.2f} ms {o / b:>6.3f}x {'≤ 1.10x':>8} {verdict}")
+        record(
+            "teacher_overhead",
+            name,
+            f"{b * 1000:.2f} ms",
+            f"{o * 1000:.2f} ms",
+            f"{o / b:.3f}x",
+            "≤ 1.10x" if target else "",
+            holds if target else None,
+        )
     return 0 if ok else 1
 
 

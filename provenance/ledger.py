@@ -550,7 +550,10 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             raise LedgerLockedError(
                 f"ledger {path} is in use by {holder}; wait for it to finish, or use another ledger with --db"
             ) from None
-        raise LedgerError(f"cannot open ledger {path}: {text}") from None
+        signs = ("not a valid DuckDB", "Could not read enough bytes", "checksum", "Corrupt")
+        damaged = any(k in text for k in signs)
+        hint = "; the file is truncated or damaged: restore it from a copy" if damaged else ""
+        raise LedgerError(f"cannot open ledger {path}: {text}{hint}") from None
     except duckdb.Error as exc:
         con.close()
         raise LedgerError(f"cannot open ledger {path}: {exc}") from None

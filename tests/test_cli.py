@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from provenance.cli import cli
-from tests.conftest import EXAMPLES, run_cli
+from tests.conftest import EXAMPLES, ROOT, run_cli
 
 READ_COMMANDS = [
     ["stats"],
@@ -193,3 +193,15 @@ def test_help_starts_fast_without_loading_the_ledger_stack() -> None:
     heavy, seconds = out.rsplit(" ", 1)
     assert heavy == "[]", heavy
     assert float(seconds) < 1.0
+
+
+def test_readme_cli_reference_is_current():
+    """README's CLI reference is the commands' help as it is now (regenerate with
+    `python -m provenance.cli.reference --write`)."""
+    from provenance.cli.reference import END, START, replace_in
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    assert START in readme and END in readme
+    assert replace_in(readme) == readme
+    for command in ("generate self-instruct", "train", "verify", "report audit", "demo", "waive"):
+        assert f"### `provenance {command}`" in readme

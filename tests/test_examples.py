@@ -89,3 +89,35 @@ def test_quickstart_script_runs_the_whole_pipeline(tmp_path: Path) -> None:
     report = json.loads((student / "AUDIT.json").read_text())
     assert report["verdict"] == "passed" and "text-davinci-003" not in report["teacher_mix"]  # dropped
     assert "check (CI)" in out and "done in" in out
+
+
+def test_the_ci_example_runs_the_check_and_uploads_its_junit_report() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / "examples" / "ci" / "provenance.yml").read_text())
+    steps = workflow["jobs"]["check"]["steps"]
+    runs = "\n".join(step.get("run", "") for step in steps)
+    assert "provenance check --policy release --junit build/provenance-junit.xml" in runs
+    uploads = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact")]
+    assert uploads and "build/provenance-junit.xml" in uploads[0]["with"]["path"]
+    assert all(s.get("if") == "always()" for s in uploads)
+
+
+def test_every_path_and_link_in_readme_exists() -> None:
+    readme = (ROOT / "README.md").read_text()
+    tops = (
+        "examples/",
+        "policies/",
+        "bench/",
+        "generators/",
+        "provenance/",
+        "audits/",
+        "reports/",
+        "tests/",
+        ".ci/",
+    )
+    paths = set(re.findall(r"\]\(([^)#:]+)\)", readme))  # markdown links to files of the repository
+    paths |= {p for p in re.findall(r"`([A-Za-z0-9_./-]+)`", readme) if p.startswith(tops)}
+    assert len(paths) > 10
+    missing = [p for p in sorted(paths) if not (ROOT / p.rstrip("/")).exists()]
+    assert not missing, missing
