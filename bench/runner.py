@@ -85,8 +85,7 @@ class Outcome:
     def status(self) -> str:
         if self.timed_out:
             return f"timed out after {self.seconds:.0f} s"
-        text = f"exit {self.returncode}, {self.seconds:.1f} s, {len(self.rows)} rows"
-        return text + (", FAILED" if self.failed else "")
+        return f"exit {self.returncode}, {self.seconds:.1f} s, {len(self.rows)} rows"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -183,7 +182,8 @@ def tee(source: IO[bytes], log: IO[bytes], stream: bool) -> None:
         log.write(line)
         log.flush()
         if stream:
-            sys.stdout.write("    " + line.decode("utf-8", "replace"))
+            text = line.decode("utf-8", "replace")
+            sys.stdout.write("    " + text if text.strip() else "\n")
             sys.stdout.flush()
 
 
@@ -206,10 +206,14 @@ def cell(value: object) -> str:
 
 
 def table(outcomes: list[Outcome], quick: bool) -> list[str]:
-    size = "`--quick` sizes (small; not the README's figures)" if quick else "full sizes"
-    lines = [
-        f"Benchmarks, {size}, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs:",
-        "",
+    size = "`--quick` sizes, not the README's figures" if quick else "full sizes"
+    lines = [f"Benchmarks, {size} ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs):", ""]
+    if quick:
+        lines += [
+            "*Targets are set for the full sizes; at `--quick` sizes ratios and rates can fall short.*",
+            "",
+        ]
+    lines += [
         "| benchmark | measurement | baseline | ours | ratio | target | holds |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -251,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n[{i}/{len(args.selected)}] {bench.name}: {shlex.join(cmd)}", flush=True)
         outcome = run_one(bench, cmd, logs / f"{bench.name}.log", args.timeout, not args.quiet)
         outcomes.append(outcome)
-        print(f"[{i}/{len(args.selected)}] {bench.name}: {outcome.status}", flush=True)
+        verdict = "FAILED" if outcome.failed else f"{outcome.missed} missed" if outcome.missed else "ok"
+        print(f"[{i}/{len(args.selected)}] {bench.name}: {outcome.status}: {verdict}", flush=True)
 
     lines = table(outcomes, args.quick)
     held = sum(r.get("holds") is True for o in outcomes for r in o.rows)
@@ -274,5 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     gitignore = ROOT / ".gitignore"
     ignored = gitignore.exists() and LOG_LINE in gitignore.read_text("utf-8").split()
     if not ignored:
-        print(f"to keep logs in the repository with `--logs bench/logs`, add this line to .gitignore: {LOG_LINE}")
+        print(
+            f"to keep the logs in the repository (`--logs bench/logs`), add this line to .gitignore: "
+            f"{LOG_LINE}"
+        )
     return 0 if not missed and not failed else 1

@@ -33,7 +33,7 @@ def run(db: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess
     )
 
 
-def kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], limit: float = 120) -> None:
+def kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], limit: float = 300) -> None:
     deadline = time.time() + limit
     while not ready():
         assert proc.poll() is None, (
@@ -158,7 +158,16 @@ def test_killed_training_leaves_no_student_and_runs_again(tmp_path: Path):
         "128",
     )
     partials = lambda: [p for p in tmp_path.iterdir() if ".partial-" in p.name]  # noqa: E731
-    kill_when(proc, lambda: any(partials()) and (partials()[0] / "tokenizer.json").exists())
+    # the temporary folder appears (with the manifest) once the gate passed; two seconds later the
+    # 400 training steps are well under way
+    seen: list[float] = []
+
+    def training() -> bool:
+        if not seen and any(partials()) and (partials()[0] / "manifest.json").exists():
+            seen.append(time.time())
+        return bool(seen) and time.time() - seen[0] > 2
+
+    kill_when(proc, training, limit=400)
     assert not out.exists()  # nothing that looks like a finished student
     again = run(
         db,

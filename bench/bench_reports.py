@@ -1,0 +1,131 @@
+"""Reports on a 100,000-example ledger: each under 30 s (target).
+
+The ledger: bench_check_memory's 100,000 distinct examples from ../shared/data with their teacher,
+the 175 seeds, the checks of bench_gate's pack stored, and a tiny student trained through the gate
+(5 steps). Then each report command runs in process, timed: ``report audit`` (HTML, Markdown,
+JSON), ``report card``, ``report model-card`` and ``report spdx`` (3.0.1 and 2.3). Each includes
+``verify`` of the whole ledger, which every report states. The baseline is what building the
+ledger's decisions took (``provenance check``).
+
+    python bench/bench_reports.py                  # --examples 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_check_memory import SHARED, records  # noqa: E402
+from bench_gate import PACK  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from provenance.cli import cli  # noqa: E402
+
+EXAMPLES = ROOT / "examples" / "self-instruct"
+TARGET = 30.0
+
+
+def run(db: Path, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["--db", str(db), *args], catch_exceptions=False)
+    assert result.exit_code in (0, 1), result.output
+    return result.stdout
+
+
+def build(folder: Path, n: int) -> tuple[Path, float, str]:
+    db = folder / "big.duckdb"
+    data = folder / "data.jsonl"
+    with data.open("w", encoding="utf-8") as f:
+        for r in records(n):
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    run(db, "seeds", "import", str(EXAMPLES / "seed_tasks.jsonl"), "--licence", "Apache-2.0")
+    run(
+        db,
+        "import",
+        str(data),
+        "--format",
+        "jsonl",
+        "--teacher",
+        "text-davinci-003",
+        "--origin",
+        "machine",
+        "--licence",
+        "LicenseRef-scancode-openai-tou-20230314",
+        "--terms",
+        "openai-terms-of-use@2023-03-14",
+    )
+    pack = folder / "pack.yaml"
+    pack.write_text(PACK, "utf-8")
+    t0 = time.perf_counter()
+    run(db, "check", "--policy", str(pack))
+    t_check = time.perf_counter() - t0
+    out = json.loads(
+        run(
+            db,
+            "train",
+            "--policy",
+            str(pack),
+            "--student",
+            "tiny",
+            "--out",
+            str(folder / "student"),
+            "--max-steps",
+            "5",
+            "--max-length",
+            "128",
+            "--json",
+        )
+    )
+    assert out["trained"], out
+    return db, t_check, out["report"]["training"]["training_id"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--examples", type=int, default=100_000)
+    args = parser.parse_args()
+    if not (SHARED / "code-alpaca" / "new_codealpaca.json").is_file():
+        print(f"real data not found under {SHARED}", file=sys.stderr)
+        return 2
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        db, t_check, training = build(folder, args.examples)
+        for name, argv in (
+            ("report audit", ["report", "audit", "--out", str(folder / "audit")]),
+            ("report card", ["report", "card", "--out", str(folder / "card")]),
+            (
+                "report model-card",
+                ["report", "model-card", "--training", training, "--out", str(folder / "model")],
+            ),
+            ("report spdx", ["report", "spdx", "--out", str(folder / "spdx")]),
+        ):
+            t0 = time.perf_counter()
+            run(db, *argv)
+            seconds = time.perf_counter() - t0
+            rows.append((name, seconds))
+            print(f"{name}: {seconds:.2f} s")
+        html = (folder / "audit" / "audit.html").stat().st_size
+    print()
+    print(f"{'measurement':<50} {'baseline':>16} {'ours':>9} {'target':>8}")
+    ok = True
+    for name, seconds in rows:
+        holds = seconds < TARGET
+        ok &= holds
+        label = f"{name}, {args.examples:,} examples"
+        print(
+            f"{label:<50} {f'check {t_check:.0f} s':>16} {seconds:>7.2f} s {'< 30 s':>8} {'holds' if holds else 'MISSED'}"
+        )
+    print(f"(audit.html: {html / 1024:.0f} KiB)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
