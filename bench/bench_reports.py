@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_check_memory import SHARED, records  # noqa: E402
 from bench_gate import PACK  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
+from results import record  # noqa: E402
 
 from provenance.cli import cli  # noqa: E402
 
@@ -122,6 +123,7 @@ def main() -> int:
         label = f"{name}, {args.examples:,} examples"
         base, verdict = f"check {t_check:.0f} s", "holds" if holds else "MISSED"
         print(f"{label:<50} {base:>16} {seconds:>7.2f} s {'< 30 s':>8} {verdict}")
+        record("reports", label, base, f"{seconds:.2f} s", "", "< 30 s", holds)
     print(f"(audit.html: {html / 1024:.0f} KiB)")
     return 0 if ok else 1
 
