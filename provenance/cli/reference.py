@@ -1,7 +1,7 @@
 """README's CLI reference, generated from the commands' own help (a test keeps it from drifting).
 
-    python -m provenance.cli.reference           # print it
-    python -m provenance.cli.reference --write   # replace the block between the markers in README.md
+python -m provenance.cli.reference           # print it
+python -m provenance.cli.reference --write   # replace the block between the markers in README.md
 """
 
 from __future__ import annotations
