@@ -63,6 +63,7 @@ class GateResult:
     excluded: dict[str, dict[str, int]] = field(default_factory=dict)  # check → decision → examples
     dropped: int = 0
     redacted_replaced: int = 0
+    redacted_copies_unused: int = 0  # copies whose original trains (or was dropped for another reason)
     waivers_used: list[dict[str, Any]] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)
     teacher_mix: dict[str, int] = field(default_factory=dict)
@@ -138,21 +139,35 @@ def evaluate(
     _current(ledger, result.checks)
     _waived(ledger, waivers)
     con = ledger.con
-    # one row per example: whether it is excluded, and by which checks (waivers applied)
+    # one row per example: whether a check excludes it (waivers applied), and whether it is a
+    # redacted copy, which trains only in place of an original that redaction excluded
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE gate_verdicts AS
-        WITH hits AS (
-            SELECT c.check_name, c.example_id, c.decision,
-                   (c.decision IN {EXCLUDING} OR c.permitted = false) AS excludes,
-                   w.waiver_id
-            FROM gate_current c LEFT JOIN gate_waived w USING (check_name, example_id)
+        f"""CREATE OR REPLACE TEMP TABLE gate_hits AS
+        SELECT c.check_name, c.example_id, c.decision, c.permitted,
+               (c.decision IN {EXCLUDING} OR c.permitted = false) AS excludes, w.waiver_id
+        FROM gate_current c LEFT JOIN gate_waived w USING (check_name, example_id)"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE gate_verdicts AS
+        WITH own AS (
+            SELECT e.example_id,
+                   coalesce(bool_or(h.excludes AND h.waiver_id IS NULL), false) AS excluded,
+                   coalesce(bool_or(h.decision = 'redact' AND h.waiver_id IS NULL), false) AS redacted,
+                   coalesce(bool_or(h.excludes AND h.decision <> 'redact' AND h.waiver_id IS NULL), false)
+                       AS excluded_otherwise,
+                   coalesce(bool_or(h.decision = 'block' AND h.waiver_id IS NULL), false) AS blocked
+            FROM examples e LEFT JOIN gate_hits h USING (example_id) GROUP BY e.example_id
+        ),
+        copies AS (
+            SELECT l.child_id AS example_id, bool_or(p.redacted) AS original_redacted
+            FROM lineage l JOIN own p ON p.example_id = l.parent_id
+            WHERE l.relation = 'redacted-from' GROUP BY l.child_id
         )
-        SELECT e.example_id,
-               coalesce(bool_or(h.excludes AND h.waiver_id IS NULL), false) AS excluded,
-               coalesce(bool_or(h.decision = 'redact' AND h.waiver_id IS NULL), false) AS redacted,
-               coalesce(bool_or(h.decision = 'block' AND h.waiver_id IS NULL), false) AS blocked
-        FROM examples e LEFT JOIN hits h USING (example_id)
-        GROUP BY e.example_id"""
+        SELECT o.example_id, o.redacted, o.blocked,
+               (c.example_id IS NOT NULL AND NOT c.original_redacted) AS unneeded_copy,
+               o.excluded OR (c.example_id IS NOT NULL AND NOT c.original_redacted) AS excluded,
+               o.redacted AND NOT o.excluded_otherwise AS replaceable
+        FROM own o LEFT JOIN copies c USING (example_id)"""
     )
     selected = [
         r[0]
@@ -160,23 +175,33 @@ def evaluate(
             "SELECT example_id FROM gate_verdicts WHERE NOT excluded ORDER BY example_id"
         ).fetchall()
     ]
-    examples, redacted, blocked = con.execute(
-        "SELECT count(*), count_if(excluded AND redacted), count_if(blocked) FROM gate_verdicts"
+    examples, blocked, unneeded = con.execute(
+        "SELECT count(*), count_if(blocked), count_if(unneeded_copy) FROM gate_verdicts"
     ).fetchone()
+    # an original counts as replaced when redaction alone excluded it and a copy of it trains
+    redacted = con.execute(
+        "SELECT count(DISTINCT v.example_id) FROM gate_verdicts v "
+        "JOIN lineage l ON l.parent_id = v.example_id AND l.relation = 'redacted-from' "
+        "JOIN gate_verdicts c ON c.example_id = l.child_id "
+        "WHERE v.replaceable AND NOT c.excluded"
+    ).fetchone()[0]
     excluded: dict[str, dict[str, int]] = {}
-    for check, decision, n in con.execute(
+    for check, decision, waived, n in con.execute(
         "SELECT check_name, CASE WHEN decision IN ('pass', 'flag') AND permitted = false "
-        "THEN 'not permitted' ELSE decision END AS d, count(*) FROM gate_current "
-        f"WHERE decision IN {EXCLUDING} OR permitted = false GROUP BY ALL ORDER BY ALL"
+        "THEN 'not permitted' ELSE decision END AS d, waiver_id IS NOT NULL, count(*) FROM gate_hits "
+        "WHERE excludes GROUP BY ALL ORDER BY ALL"
     ).fetchall():
-        excluded.setdefault(check, {})[decision] = int(n)
+        key = f"{decision} (waived)" if waived else decision
+        excluded.setdefault(check, {})[key] = int(n)
+    # a waiver is used for the examples it let through: waived exclusions of examples that train
     used = con.execute(
-        f"""SELECT w.waiver_id, count(DISTINCT w.example_id) FROM gate_waived w
-        JOIN gate_current c USING (check_name, example_id)
-        WHERE c.decision IN {EXCLUDING} OR c.permitted = false GROUP BY ALL"""
+        "SELECT h.waiver_id, count(DISTINCT h.example_id) FROM gate_hits h "
+        "JOIN gate_verdicts v USING (example_id) "
+        "WHERE h.excludes AND h.waiver_id IS NOT NULL AND NOT v.excluded "
+        "GROUP BY ALL"
     ).fetchall()
     used_count = {w: int(n) for w, n in used}
-    dropped = int(examples) - len(selected) - int(redacted)
+    dropped = int(examples) - len(selected) - int(redacted) - int(unneeded)
     gate = GateResult(
         passed=True,
         run_id="",
@@ -191,6 +216,7 @@ def evaluate(
         excluded=excluded,
         dropped=dropped,
         redacted_replaced=int(redacted),
+        redacted_copies_unused=int(unneeded),
         waivers_used=[
             {**w.as_dict(), "examples": used_count[w.waiver_id]} for w in waivers if w.waiver_id in used_count
         ],

@@ -43,11 +43,19 @@ class Outcome:
     training_id: str | None = None
 
 
-def check_out_dir(out_dir: Path, force: bool) -> None:
+def check_out_dir(out_dir: Path, force: bool, ledger_path: Path | None = None) -> None:
     """Refuse an output folder that exists and is not empty, unless forced or it holds only the
-    audit report of an earlier refusal."""
+    audit report of an earlier refusal. Never replace a folder that holds the ledger, a git
+    repository, or the working directory, forced or not."""
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError("exists and is not a folder", path=out_dir)
+    if out_dir.exists():
+        resolved = out_dir.resolve()
+        cwd = Path.cwd().resolve()
+        inside = ledger_path is not None and resolved in Path(ledger_path).resolve().parents
+        if inside or (resolved / ".git").exists() or resolved == cwd or resolved in cwd.parents:
+            what = "the ledger" if inside else "a git repository or the working directory"
+            raise InputError(f"holds {what}; the student goes in a folder of its own", path=out_dir)
     if not out_dir.exists() or force:
         return
     names = {p.name for p in out_dir.iterdir()}
@@ -122,14 +130,16 @@ def train_through_gate(
     ``student`` is what is trained (``tiny``, a checkpoint folder, a hub id); ``student_id`` the
     model id the licence policy judges (default: :func:`audits.train.student_identity`).
     """
-    from audits.signing import sign, statement
+    from audits.signing import check_key, report_digest, sign, statement
     from audits.train import student_identity
 
     out_dir = Path(out_dir)
-    check_out_dir(out_dir, force)
-    identity = student_id or student_identity(student)
-    if sign_key is not None and not Path(sign_key).is_file():
-        raise InputError("no such key file (make one with `provenance keygen`)", path=sign_key)
+    check_out_dir(out_dir, force, ledger.path)
+    identity = student_id or _trained_here(ledger, Path(student)) or student_identity(student)
+    if sign_key is not None:
+        if not Path(sign_key).is_file():
+            raise InputError("no such key file (make one with `provenance keygen`)", path=sign_key)
+        check_key(Path(sign_key))  # a key that cannot sign fails now, before anything is trained
     verified = verify_ledger(ledger)
     gate = evaluate(ledger, loaded, registry, student=identity, today=today)
     if not verified.ok:
@@ -147,17 +157,30 @@ def train_through_gate(
         if gate.passed:
             training, training_id = _train(ledger, gate, student, tmp, config, progress)
         chain = _chain(ledger, verified.ok)
-        signature = None
+        report = audit_report.build(gate, chain=chain, training=training)
         if sign_key is not None:
             model = training["model_digest"] if training else None
-            signature = sign(Path(sign_key), statement(chain["head"], gate.merkle_root, model))
-        report = audit_report.build(gate, chain=chain, training=training, signature=signature)
+            message = statement(chain["head"], gate.merkle_root, model, report_digest(report))
+            report["signature"] = sign(Path(sign_key), message)
         audit_report.write(tmp, report)
         _publish(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Outcome(gate, out_dir, report, gate.passed, training_id)
+
+
+def _trained_here(ledger: Ledger, folder: Path) -> str | None:
+    """The student a checkpoint was judged as when this ledger trained it: found by the digest of
+    its weights (a copied AUDIT.json proves nothing), or None."""
+    if not folder.is_dir() or not any(p.suffix in (".safetensors", ".bin") for p in folder.iterdir()):
+        return None
+    row = ledger.con.execute(
+        "SELECT d.student FROM trainings t JOIN datasets d USING (dataset_id) WHERE t.model_digest = ? "
+        "ORDER BY t.created_at DESC LIMIT 1",
+        [weights_digest(folder)],
+    ).fetchone()
+    return str(row[0]) if row else None
 
 
 def _remove_stale_partials(out_dir: Path) -> None:

@@ -40,6 +40,7 @@ def build(
             "examples_in_ledger": gate.examples,
             "dropped": gate.dropped,
             "redacted_replaced": gate.redacted_replaced,
+            "redacted_copies_unused": gate.redacted_copies_unused,
             "excluded_by_check": gate.excluded,
             "manifest": "manifest.json",
         },

@@ -1,24 +1,46 @@
 """Ed25519 keys and signatures over an audit report's statement (offline, `cryptography`).
 
-The signed statement binds the audit chain head to what the report is about:
-``provenance-audit-v1\\nchain_head=<hex>\\ndataset=<merkle root>\\nmodel=<weights digest or ->``.
+The signed statement binds the audit chain head to what the report is about, one ``key=value`` a
+line after ``provenance-audit-v2``: ``chain_head``, ``dataset`` (the Merkle root), ``model`` (the
+weights digest, or ``-``) and ``report`` (sha256 of the report's canonical JSON without its
+signature).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 from provenance.errors import InputError
 
-STATEMENT = "provenance-audit-v1"
+STATEMENT = "provenance-audit-v2"
 
 
-def statement(chain_head: str, dataset: str, model_digest: str | None) -> bytes:
-    """The bytes that are signed."""
-    return f"{STATEMENT}\nchain_head={chain_head}\ndataset={dataset}\nmodel={model_digest or '-'}".encode()
+def statement(
+    chain_head: str, dataset: str, model_digest: str | None, report_digest: str | None = None
+) -> bytes:
+    """The bytes that are signed: the chain head, the dataset root, the weights and the report's
+    own content (its canonical JSON without the signature block)."""
+    return (
+        f"{STATEMENT}\nchain_head={chain_head}\ndataset={dataset}\nmodel={model_digest or '-'}"
+        f"\nreport={report_digest or '-'}"
+    ).encode()
+
+
+def report_digest(report: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of an audit report without its signature block."""
+    from provenance.ids import content_id
+
+    body = {k: v for k, v in report.items() if k != "signature"}
+    return content_id(json.loads(json.dumps(body, default=str)))
+
+
+def check_key(path: Path) -> None:
+    """Fail early (InputError) when ``path`` is not an Ed25519 private key this tool can sign with."""
+    _load_private(path)
 
 
 def keygen(path: Path) -> tuple[Path, Path]:

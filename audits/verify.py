@@ -56,6 +56,13 @@ class VerifyResult:
         }
 
 
+def _loads(text: Any) -> Any:
+    try:
+        return json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        return text
+
+
 def verify_ledger(ledger: Ledger) -> VerifyResult:
     """Recompute the chain and every vouched digest; list every mismatch, the first one first."""
     started = time.perf_counter()
@@ -65,9 +72,9 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
     ).fetchall()
     problems: list[Problem] = []
     prev, expected = audit_log.GENESIS, 1
-    last_of_run: dict[str, tuple[int, dict[str, Any], dict[str, Any]]] = {}
+    last_of_run: dict[str, tuple[int, Any, Any, str]] = {}
     for seq, at, kind, run_id, payload_text, vouched_text, prev_hash, digest in rows:
-        payload, vouched = json.loads(payload_text), json.loads(vouched_text)
+        payload, vouched = _loads(payload_text), _loads(vouched_text)
         if seq != expected:
             problems.append(
                 Problem(
@@ -97,10 +104,10 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
                     f"audit row {seq} ({kind}, run {run_id[:12]}) was altered: its hash does not recompute",
                 )
             )
-        last_of_run[run_id] = (seq, payload, vouched)
+        last_of_run[run_id] = (seq, payload, vouched if isinstance(vouched, dict) else {}, kind)
         prev, expected = digest, seq + 1
     current = audit_log.digests(con)
-    for run_id, (seq, payload, vouched) in sorted(last_of_run.items(), key=lambda kv: kv[1][0]):
+    for run_id, (seq, payload, vouched, kind) in sorted(last_of_run.items(), key=lambda kv: kv[1][0]):
         try:
             now_payload = audit_log.run_payload(con, run_id)
         except LookupError:
@@ -111,7 +118,7 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
                     seq,
                     run_id,
                     "runs",
-                    f"the run row of audit row {seq} ({payload['kind']}, run "
+                    f"the run row of audit row {seq} ({kind}, run "
                     f"{run_id[:12]}) was changed or deleted after it was audited",
                 )
             )
@@ -128,12 +135,32 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
                     seq,
                     run_id,
                     table,
-                    f"{table}: the rows of run {run_id[:12]} ({payload['kind']}) "
+                    f"{table}: the rows of run {run_id[:12]} ({kind}) "
                     f"that audit row {seq} vouches for do not match ({change})",
                 )
             )
     statuses = dict(con.execute("SELECT run_id, status FROM runs").fetchall())
     unsealed = sorted(r for r, s in statuses.items() if s == "running" and r not in last_of_run)
+    # A run still marked running is one a killed process left; the next run to begin seals it. One
+    # that ended, or that a later audited run began after, had its status altered.
+    for run_id, finished, later in con.execute(
+        "SELECT r.run_id, r.finished_at IS NOT NULL, EXISTS (SELECT 1 FROM runs b "
+        "JOIN audit_log a USING (run_id) WHERE b.started_at > r.started_at) "
+        "FROM runs r WHERE r.status = 'running' ORDER BY r.started_at"
+    ).fetchall():
+        if run_id in unsealed and (finished or later):
+            unsealed.remove(run_id)
+            why = (
+                "it has an end time" if finished else "a later run began after it and sealed the runs before"
+            )
+            problems.append(
+                Problem(
+                    None,
+                    run_id,
+                    "runs",
+                    f"run {run_id[:12]} is marked running, but {why}: its status was altered",
+                )
+            )
     for run_id, status in sorted(statuses.items()):
         if status != "running" and run_id not in last_of_run:
             problems.append(
@@ -144,6 +171,19 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
                     f"run {run_id[:12]} finished ({status}) but has no audit row: the row was deleted",
                 )
             )
+    for (run_id,) in con.execute(
+        "SELECT run_id FROM audit_legacy JOIN runs USING (run_id) "
+        "WHERE started_at > (SELECT min(recorded_at) FROM audit_log)"
+    ).fetchall():
+        problems.append(
+            Problem(
+                None,
+                run_id,
+                "audit_legacy",
+                f"run {run_id[:12]} is listed as older than the audit log, "
+                "but began after it: the list was altered",
+            )
+        )
     for run_id, tables in current.items():
         if run_id in statuses:
             continue

@@ -57,7 +57,7 @@ _SPEC: tuple[tuple[str, str, str, str, str], ...] = (
      "pack_hash name source content first_run_id created_at", ""),
     ("check_runs", "t.run_id", "check_runs t",
      "run_id position check_name check_kind check_version pack_hash context_id action status blocking reason "
-     "notes examples", ""),
+     "notes examples scored redecided reused counts top_reasons basis seconds started_at", ""),
     ("teacher_calls", "t.run_id", "teacher_calls t",
      "request_hash run_id endpoint api model request status response error http_status response_model "
      "system_fingerprint request_id usage latency_ms attempts created_at completed_at", "t.status = 'ok'"),

@@ -230,17 +230,26 @@ class Ledger:
         self._active_runs.discard(run_id)
 
     def _seal_unaudited(self) -> None:
+        """Audit what no run of this process began: runs a killed process left running (this process
+        holds the write lock now, so they are dead) and runs from before the audit log existed. A
+        finished run without an audit row can only come from an altered log: refuse to write."""
         active = list(self._active_runs) or [""]
         orphans = self.con.execute(
-            "SELECT run_id, status FROM runs WHERE run_id NOT IN (SELECT run_id FROM audit_log) "
+            "SELECT run_id, status, run_id IN (SELECT run_id FROM audit_legacy) FROM runs "
+            "WHERE run_id NOT IN (SELECT run_id FROM audit_log) "
             "AND run_id NOT IN (SELECT UNNEST(?::VARCHAR[])) ORDER BY started_at, run_id",
             [active],
         ).fetchall()
-        for run_id, status in orphans:
+        for run_id, status, legacy in orphans:
             if status == "running":
                 self.con.execute(
                     "UPDATE runs SET finished_at = ?, status = 'interrupted' WHERE run_id = ?",
                     [utcnow(), run_id],
+                )
+            elif not legacy:
+                raise LedgerError(
+                    f"run {run_id[:12]} finished ({status}) but has no audit row: the audit log of "
+                    f"{self.path} was altered; `provenance verify` names what changed"
                 )
             audit_log.append(self.con, run_id)
 

@@ -251,6 +251,12 @@ def render_html(f: dict[str, Any]) -> str:
         out.append("<p>No example carries declarations that disagree.</p>")
 
     out.append("<h2>Checks</h2>")
+    cr = f.get("check_run")
+    if cr:
+        out.append(
+            f'<p class="muted">From the latest check run ({_e(cr["at"])} UTC): policy pack '
+            f"<b>{_e(cr['pack'])}</b> (sha256 <code>{_e(str(cr['pack_hash'])[:16])}</code>).</p>"
+        )
     ran = [c for c in f["checks"] if c["status"] == "ran"]
     out.append(stacked_chart([(c["name"], c["counts"]) for c in ran], title="Decisions per check"))
     for c in f["checks"]:
@@ -425,7 +431,15 @@ def render_markdown(f: dict[str, Any]) -> str:
     lines += ["", "## Licences", ""]
     lines += [f"- `{k}`: {v:,} examples" for k, v in lic["expressions"].items()]
     lines.append(f"- examples whose declarations disagree: {lic['conflicts']:,}")
-    lines += ["", "## Checks", "", "| check | status | decisions | top reason |", "|---|---|---|---|"]
+    cr = f.get("check_run")
+    lines += ["", "## Checks", ""]
+    if cr:
+        lines += [
+            f"From the latest check run ({cr['at']} UTC): policy pack {cr['pack']} "
+            f"(sha256 `{str(cr['pack_hash'])[:16]}`).",
+            "",
+        ]
+    lines += ["| check | status | decisions | top reason |", "|---|---|---|---|"]
     for c in f["checks"]:
         counts = ", ".join(f"{k} {v:,}" for k, v in c["counts"].items())
         status = "ran" if c["status"] == "ran" else f"NOT RUN: {c['not_run_reason']}"

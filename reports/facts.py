@@ -82,13 +82,14 @@ def _checks(ledger: Ledger, run_id: str | None) -> list[dict[str, Any]]:
 
 
 def _pii_spans(ledger: Ledger, context_id: int | None) -> dict[str, list[tuple[str, int, int, str]]]:
-    """example id → [(field, start, end, entity)] for every example the PII check found something in."""
+    """example id → [(field, start, end, entity)] for everything the PII check found, whatever it
+    decided (a finding under the pack's threshold is still shown masked)."""
     if context_id is None:
         return {}
     spans: dict[str, list[tuple[str, int, int, str]]] = {}
     rows = ledger.con.execute(
         "SELECT d.example_id, d.details FROM decisions d JOIN decision_batches b USING (batch_id) "
-        "WHERE b.context_id = ? AND d.details IS NOT NULL AND d.decision <> 'pass'",
+        "WHERE b.context_id = ? AND d.details IS NOT NULL",  # below-threshold findings are masked too
         [context_id],
     ).fetchall()
     for example_id, details in rows:
@@ -326,7 +327,15 @@ def collect(ledger: Ledger, *, verified: dict[str, Any] | None = None) -> dict[s
     (the command wires it in: reports only read the ledger)."""
     s = stats(ledger)
     counts = s["counts"]
-    checks = _checks(ledger, _latest_check_run(ledger))
+    check_run = _latest_check_run(ledger)
+    checks = _checks(ledger, check_run)
+    checked = ledger.rows(
+        "SELECT r.run_id, CAST(r.started_at AS VARCHAR) AS at, "
+        "json_extract_string(r.params, '$.pack') AS pack, "
+        "json_extract_string(r.params, '$.pack_hash') AS pack_hash, "
+        "json_extract_string(r.params, '$.student') AS student FROM runs r WHERE r.run_id = ?",
+        [check_run],
+    )
     _samples(ledger, checks)
     sources = ledger.rows(
         "SELECT source, count(DISTINCT example_id) AS examples FROM provenance_records "
@@ -382,6 +391,7 @@ def collect(ledger: Ledger, *, verified: dict[str, Any] | None = None) -> dict[s
         "teachers": _teachers(ledger, checks),
         "generation": _generation(ledger),
         "checks": checks,
+        "check_run": checked[0] if checked else None,
         "pii": {
             "ran": bool(pii and pii["status"] == "ran"),
             "examples_with_pii": sum(v for k, v in (pii or {}).get("counts", {}).items() if k != "pass"),

@@ -345,7 +345,9 @@ def test_teacher_waiver_lets_a_teachers_examples_through(ledger_db: Path, tmp_pa
     _, after = gate_json(ledger_db, commercial)
     assert after["selected_examples"] - before["selected_examples"] >= 240
     (used,) = after["waivers_used"]
-    assert used["teacher"] == "text-davinci-003" and used["examples"] == 252
+    gained = after["selected_examples"] - before["selected_examples"]
+    assert used["teacher"] == "text-davinci-003" and used["examples"] == gained
+    assert after["excluded"]["licence"]["drop (waived)"] == 252 and "drop" not in after["excluded"]["licence"]
 
 
 @pytest.mark.parametrize(
@@ -451,3 +453,112 @@ def test_a_trained_student_trains_again_as_a_checkpoint(trained: dict[str, Path]
     assert report["student"] == "tiny"  # judged as what its own audit says it is
     assert report["training"]["student"]["kind"] == "checkpoint"
     assert run_cli("verify", db=copy).exit_code == 0
+
+
+def test_redacted_copies_train_only_in_place_of_their_originals(ledger_db: Path, tmp_path: Path):
+    redact = pack(tmp_path, "redact", extra="  - check: pii\n    action: redact\n")
+    code, found = gate_json(ledger_db, redact)
+    assert code == 0 and found["redacted_replaced"] > 0
+    pairs = rows(ledger_db, "SELECT child_id, parent_id FROM lineage WHERE relation = 'redacted-from'")
+    selected = {
+        r[0]
+        for r in rows(
+            ledger_db, "SELECT example_id FROM dataset_examples WHERE dataset_id = ?", [found["merkle_root"]]
+        )
+    }
+    assert all(child in selected and parent not in selected for child, parent in pairs)
+    # under a pack that only flags PII the originals train, and their copies do not
+    flag = pack(tmp_path, "flag", extra="  - check: pii\n    action: flag\n")
+    code, found = gate_json(ledger_db, flag)
+    selected = {
+        r[0]
+        for r in rows(
+            ledger_db, "SELECT example_id FROM dataset_examples WHERE dataset_id = ?", [found["merkle_root"]]
+        )
+    }
+    assert all(parent in selected and child not in selected for child, parent in pairs)
+    assert found["redacted_replaced"] == 0 and found["redacted_copies_unused"] == len(pairs)
+
+
+def test_a_deleted_last_audit_row_is_not_laundered_by_the_next_command(
+    trained: dict[str, Path], tmp_path: Path
+):
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(trained["db"], copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("UPDATE trainings SET model_digest = repeat('0', 64)")
+        con.execute("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)")
+    result = run_cli(
+        "waive",
+        "--check",
+        "licence",
+        "--teacher",
+        "text-davinci-003",
+        "--reason",
+        "r",
+        "--approver",
+        "a",
+        "--expires",
+        "2099-01-01",
+        db=copy,
+    )
+    assert result.exit_code == 3 and "audit log" in result.stderr and "altered" in result.stderr
+    assert run_cli("verify", db=copy).exit_code == 1
+    # marking the run as still running does not hide it either
+    with duckdb.connect(str(copy)) as con:
+        con.execute("UPDATE runs SET status = 'running' WHERE kind = 'train'")
+    found = json.loads(run_cli("verify", "--json", db=copy).stdout)
+    assert not found["ok"] and any("marked running" in p["message"] for p in found["problems"])
+
+
+def test_force_never_replaces_the_ledgers_folder(tmp_path: Path):
+    (tmp_path / "project").mkdir()
+    db = build_example(tmp_path / "project" / "ledger.duckdb")
+    (tmp_path / "project" / "notes.txt").write_text("mine")
+    result = run_cli(
+        "train",
+        "--policy",
+        str(pack(tmp_path)),
+        "--student",
+        "tiny",
+        "--out",
+        str(tmp_path / "project"),
+        "--force",
+        db=db,
+    )
+    assert result.exit_code == 2 and "holds the ledger" in result.stderr
+    assert (tmp_path / "project" / "notes.txt").read_text() == "mine" and db.exists()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep.txt").write_text("keep")
+    assert run_cli("demo", "--dir", str(other), "--force").exit_code == 2
+    assert (other / "keep.txt").exists()
+
+
+def test_a_bad_signing_key_fails_before_training(ledger_db: Path, tmp_path: Path):
+    bad = tmp_path / "bad.key"
+    bad.write_text("not a key")
+    out = tmp_path / "student"
+    result = run_cli(
+        "train",
+        "--policy",
+        str(pack(tmp_path)),
+        "--student",
+        "tiny",
+        "--out",
+        str(out),
+        "--sign",
+        str(bad),
+        db=ledger_db,
+    )
+    assert result.exit_code == 2 and str(bad) in result.stderr
+    assert not out.exists() and not rows(ledger_db, "SELECT * FROM trainings")
+
+
+def test_the_signature_covers_the_whole_report(trained: dict[str, Path], tmp_path: Path):
+    report = json.loads((trained["out"] / "AUDIT.json").read_text())
+    report["verdict"] = "failed"  # any edit of the report body
+    forged = tmp_path / "AUDIT.json"
+    forged.write_text(json.dumps(report))
+    result = run_cli("verify", "--report", str(forged), "--pubkey", f"{trained['key']}.pub", db=trained["db"])
+    assert result.exit_code == 1 and "INVALID" in result.stdout

@@ -83,11 +83,11 @@ def raw_pii(db: Path) -> list[str]:
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
             "SELECT e.instruction, e.input, e.output, r.details FROM decision_records r "
-            "JOIN examples e USING (example_id) WHERE r.check_name = 'pii' AND r.decision <> 'pass'"
+            "JOIN examples e USING (example_id) WHERE r.check_name = 'pii' AND r.details IS NOT NULL"
         ).fetchall()
     for instruction, given, output, details in rows:
         texts = {"instruction": instruction, "input": given, "output": output}
-        for field, _entity, start, end, *_ in json.loads(details)["scores"]["findings"]:
+        for field, _entity, start, end, *_ in json.loads(details).get("scores", {}).get("findings", []):
             found.append(texts[field][start:end])
     return found
 
@@ -114,7 +114,9 @@ def test_the_audit_report_agrees_with_stats(reported: dict[str, Any]):
 def test_no_raw_pii_in_any_report(reported: dict[str, Any]):
     secrets = raw_pii(reported["db"])
     assert secrets, "the bundled example holds e-mail addresses the PII check finds"
-    for path in reported["out"].rglob("*"):
+    student = reported["folder"] / "student"
+    files = [*reported["out"].rglob("*"), *(student / n for n in ("AUDIT.json", "AUDIT.md", "manifest.json"))]
+    for path in files:
         if path.is_file():
             text = path.read_text("utf-8", errors="replace")
             for s in secrets:

@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
-from provenance.cli.common import State, console, echo_json, json_option, pass_state, registry_option
+from provenance.cli.common import (
+    State,
+    console,
+    echo_error,
+    echo_json,
+    json_option,
+    pass_state,
+    registry_option,
+)
 
 
 def _policy_option(fn: Any) -> Any:
@@ -243,6 +251,9 @@ def waive(
     from audits.waivers import add_waiver, parse_date
 
     with state.open(read_only=False) as ledger:
+        known = ledger.con.execute(
+            "SELECT 1 FROM decision_contexts WHERE check_name = ? LIMIT 1", [check_name]
+        ).fetchone()
         waiver = add_waiver(
             ledger,
             check=check_name,
@@ -251,6 +262,11 @@ def waive(
             reason=reason,
             approver=approver,
             expires=parse_date(expires),
+        )
+    if not known:
+        echo_error(
+            f"warning: no check named {check_name!r} has run on this ledger; the waiver counts only for a "
+            "pack check of that name"
         )
     if as_json:
         echo_json(waiver.as_dict())
@@ -347,7 +363,7 @@ def verify(state: State, report_path: Path | None, pubkey: Path | None, as_json:
 
 
 def _check_report(ledger: Any, path: Path, pubkey: Path | None) -> dict[str, Any]:
-    from audits.signing import check, statement
+    from audits.signing import check, report_digest, statement
     from provenance.errors import InputError
 
     try:
@@ -368,7 +384,9 @@ def _check_report(ledger: Any, path: Path, pubkey: Path | None) -> dict[str, Any
     if pubkey is not None:
         sig = report.get("signature")
         model = (report.get("training") or {}).get("model_digest")
-        message = statement(chain.get("head", ""), report["dataset"]["merkle_root"], model)
+        message = statement(
+            chain.get("head", ""), report["dataset"]["merkle_root"], model, report_digest(report)
+        )
         if not sig:
             ok = False
             lines.append("the report is not signed")

@@ -19,6 +19,7 @@ TEACHERS = {
     "davinci": "davinci_predictions.jsonl",
 }
 RECORDED = "recorded://github.com/yizhongw/self-instruct/human_eval"
+MARKER = ".provenance-demo"
 
 
 def example_dir() -> Path:
@@ -65,8 +66,16 @@ def demo(folder: Path, force: bool, steps: int) -> None:
     if folder.exists() and any(folder.iterdir()):
         if not force:
             raise InputError("exists and is not empty; choose another --dir or give --force", path=folder)
+        if not (folder / MARKER).is_file():
+            raise InputError(
+                f"is not a folder an earlier demo made (no {MARKER}); --force only replaces those",
+                path=folder,
+            )
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text(
+        "made by `provenance demo`; `provenance demo --force` may replace this folder\n"
+    )
     db = folder / "provenance.duckdb"
     data = example_dir()
     out = console()

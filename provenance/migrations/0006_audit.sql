@@ -20,6 +20,10 @@ CREATE TABLE audit_log (
     hash       VARCHAR NOT NULL
 );
 
+-- Runs recorded before the audit log existed: the first run after this migration gives each its
+-- audit row. Any other finished run without an audit row means the log was altered.
+CREATE TABLE audit_legacy AS SELECT run_id FROM runs;
+
 -- A signed-off exception to a check's decision, for one example or for every example of a teacher.
 CREATE TABLE waivers (
     waiver_id     VARCHAR PRIMARY KEY,   -- content id of the waiver
