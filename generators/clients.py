@@ -112,6 +112,20 @@ class TeacherRequest:
         """A legacy completions request."""
         return cls("completions", prompt=prompt, params=MappingProxyType(dict(params)), sample=sample)
 
+    def body(self, model: str) -> tuple[dict[str, Any], Mapping[str, Any] | None]:
+        """The request body for ``model`` and the extra headers asked for (``extra_headers``)."""
+        params = dict(self.params)
+        if params.get("stream"):
+            raise ValueError("streaming responses are not supported by the journaled client")
+        headers = params.pop("extra_headers", None)
+        if self.api == "chat":
+            if self.messages is None:
+                raise ValueError("a chat request needs messages")
+            return {"model": model, **params, "messages": [dict(m) for m in self.messages]}, headers
+        if self.prompt is None:
+            raise ValueError("a completions request needs a prompt")
+        return {"model": model, **params, "prompt": self.prompt}, headers
+
 
 @dataclass(frozen=True)
 class TeacherReply:
@@ -375,18 +389,7 @@ class OpenAICompatibleClient:
 
     def request(self, request: TeacherRequest) -> TeacherReply:
         """Answer one request: from the journal when it holds the answer, else by sending it."""
-        params = dict(request.params)
-        if params.get("stream"):
-            raise ValueError("streaming responses are not supported by the journaled client")
-        headers = params.pop("extra_headers", None)
-        if request.api == "chat":
-            if request.messages is None:
-                raise ValueError("a chat request needs messages")
-            body = {"model": self.model, **params, "messages": [dict(m) for m in request.messages]}
-        else:
-            if request.prompt is None:
-                raise ValueError("a completions request needs a prompt")
-            body = {"model": self.model, **params, "prompt": request.prompt}
+        body, headers = request.body(self.model)
         stored = Journal.request(
             self.endpoint, request.api, body, sample=request.sample, headers=headers, query=self._query
         )

@@ -404,18 +404,8 @@ class TransformersClient:
     # ---- requests and replies --------------------------------------------------------------
 
     def _prepare(self, request: TeacherRequest) -> _Job:
-        params = dict(request.params)
-        if params.get("stream"):
-            raise ValueError("streaming responses are not supported by the journaled client")
-        headers = params.pop("extra_headers", None)
-        if request.api == "chat":
-            if request.messages is None:
-                raise ValueError("a chat request needs messages")
-            body = {"model": self.model, **params, "messages": [dict(m) for m in request.messages]}
-        else:
-            if request.prompt is None:
-                raise ValueError("a completions request needs a prompt")
-            body = {"model": self.model, **params, "prompt": request.prompt}
+        body, headers = request.body(self.model)
+        params = {k: v for k, v in request.params.items() if k != "extra_headers"}
         body["model_digest"] = self.model_digest
         settings = _settings(params, self.max_new_tokens_default)
         stored = Journal.request(self.endpoint, request.api, body, sample=request.sample, headers=headers)

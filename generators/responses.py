@@ -231,16 +231,14 @@ def log_to_calls(
     rows = []
     for r in records:
         req = request_for(r, template, config)
-        params = dict(req.params)
+        body, _ = req.body(teacher)
         if req.api == "chat":
-            body = {"model": teacher, **params, "messages": [dict(m) for m in req.messages or ()]}
             choice: dict[str, Any] = {
                 "index": 0,
                 "message": {"role": "assistant", "content": r.response},
                 "finish_reason": None,
             }
         else:
-            body = {"model": teacher, **params, "prompt": req.prompt}
             choice = {"index": 0, "text": r.response, "finish_reason": None}
         stored = Journal.request(endpoint, req.api, body)
         response = {

@@ -3,9 +3,10 @@
 When a run ends (:meth:`provenance.ledger.Ledger.end_run`), a row is appended in the same
 transaction. It holds the run row (kind, status, parameters, summary) and, for every table the run
 wrote to, the number of rows and a digest of them: sha256 over the sorted sha256 of each row's
-columns. Its hash is sha256 of the previous row's hash followed by the canonical JSON of its other
-fields, so editing, inserting or deleting any vouched row, or any audit row, changes something
-that :func:`digests` and :func:`entry_hash` recompute (``audits.verify``).
+columns. Its hash is
+sha256 of the previous row's hash followed by the canonical JSON of its other fields, so editing,
+inserting or deleting any vouched row, or any audit row, changes something that :func:`digests`
+and :func:`entry_hash` recompute (``audits.verify``).
 
 Rows are attributed to runs by the run id each table keeps (``first_run_id`` for content that is
 written once, the batch's run for decisions, the judgement's run for its terms). Teacher calls are
@@ -14,6 +15,7 @@ vouched once they are ok (an error may be retried by a later run; an ok call nev
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -89,25 +91,47 @@ def _row_sql(alias: str, columns: tuple[str, ...]) -> str:
     return f"sha256(concat_ws(chr(31), {parts}))"
 
 
-def _digest_sql(table: str, one_run: bool) -> str:
+def _hashes_sql(table: str, one_run: bool) -> str:
+    """SQL: (run, row hash) of the table's audited rows, sorted by run then hash."""
     run, source, columns, condition = _TABLES[table]
-    alias = "t"
     where = [c for c in (condition, f"{run} = ?" if one_run else "") if c]
     where_sql = f" WHERE {' AND '.join(where)}" if where else ""
     return (
-        f"SELECT run, count(*), sha256(string_agg(h, '' ORDER BY h)) FROM ("
-        f"SELECT {run} AS run, {_row_sql(alias, columns)} AS h FROM {source}{where_sql}) GROUP BY run"
+        f"SELECT CAST({run} AS VARCHAR) AS run, {_row_sql('t', columns)} AS h FROM {source}{where_sql} "
+        "ORDER BY run, h"
     )
 
 
 def digests(con: Any, run_id: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     """run id → table → {"rows": n, "digest": sha256}, for one run or every run (tables with no row
-    of a run are left out)."""
+    of a run are left out).
+
+    A table's digest for a run is the sha256 of its rows' hashes, sorted and concatenated as hex. The
+    rows stream out of DuckDB already sorted (the sort spills to disk), so memory stays bounded
+    however many rows a run wrote.
+    """
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for table in AUDITED:
         args = [run_id] if run_id is not None else []
-        for run, n, digest in con.execute(_digest_sql(table, run_id is not None), args).fetchall():
-            out.setdefault(str(run), {})[table] = {"rows": int(n), "digest": digest}
+        reader = con.execute(_hashes_sql(table, run_id is not None), args).fetch_record_batch(65_536)
+        current, digest, n = None, hashlib.sha256(), 0
+        for batch in reader:
+            runs, hashes = batch.column(0).to_pylist(), batch.column(1).to_pylist()
+            start = 0
+            while start < len(runs):
+                run = runs[start]
+                if run != current:
+                    if current is not None:
+                        out.setdefault(str(current), {})[table] = {"rows": n, "digest": digest.hexdigest()}
+                    current, digest, n = run, hashlib.sha256(), 0
+                end = start
+                while end < len(runs) and runs[end] == run:
+                    end += 1
+                digest.update("".join(hashes[start:end]).encode("ascii"))
+                n += end - start
+                start = end
+        if current is not None:
+            out.setdefault(str(current), {})[table] = {"rows": n, "digest": digest.hexdigest()}
     return out
 
 
