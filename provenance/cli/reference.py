@@ -18,7 +18,12 @@ WIDTH = 100
 
 def _context(command: click.Command, name: str, parent: click.Context | None) -> click.Context:
     return click.Context(
-        command, info_name=name, parent=parent, terminal_width=WIDTH, max_content_width=WIDTH
+        command,
+        info_name=name,
+        parent=parent,
+        terminal_width=WIDTH,
+        max_content_width=WIDTH,
+        help_option_names=["-h", "--help"],  # as the `provenance` group sets them
     )
 
 
