@@ -64,7 +64,9 @@ def no_models() -> None:
         check_class(kind).load = refuse  # type: ignore[method-assign]
 
 
-def part_one(folder: Path, n: int) -> tuple[Path, float, float, float]:
+def checked_ledger(folder: Path, n: int) -> tuple[Path, Path, float]:
+    """(ledger, pack, seconds the check took): n examples with their teacher, the seeds, and every
+    decision of the benchmark pack stored. bench_reports builds on the same ledger."""
     db = folder / "big.duckdb"
     data = folder / "data.jsonl"
     with data.open("w", encoding="utf-8") as f:
@@ -90,7 +92,11 @@ def part_one(folder: Path, n: int) -> tuple[Path, float, float, float]:
     pack.write_text(PACK, "utf-8")
     t0 = time.perf_counter()
     run(db, "check", "--policy", str(pack))
-    t_check = time.perf_counter() - t0
+    return db, pack, time.perf_counter() - t0
+
+
+def part_one(folder: Path, n: int) -> tuple[Path, float, float, float]:
+    db, pack, t_check = checked_ledger(folder, n)
     from audits.gate import evaluate
     from policies.packs import load_pack
     from policies.registry import load_registry

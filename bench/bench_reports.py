@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_check_memory import SHARED, records  # noqa: E402
-from bench_gate import PACK  # noqa: E402
+from bench_check_memory import SHARED  # noqa: E402
+from bench_gate import checked_ledger  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 from results import record  # noqa: E402
 
@@ -41,32 +41,7 @@ def run(db: Path, *args: str) -> str:
 
 
 def build(folder: Path, n: int) -> tuple[Path, float, str]:
-    db = folder / "big.duckdb"
-    data = folder / "data.jsonl"
-    with data.open("w", encoding="utf-8") as f:
-        for r in records(n):
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    run(db, "seeds", "import", str(EXAMPLES / "seed_tasks.jsonl"), "--licence", "Apache-2.0")
-    run(
-        db,
-        "import",
-        str(data),
-        "--format",
-        "jsonl",
-        "--teacher",
-        "text-davinci-003",
-        "--origin",
-        "machine",
-        "--licence",
-        "LicenseRef-scancode-openai-tou-20230314",
-        "--terms",
-        "openai-terms-of-use@2023-03-14",
-    )
-    pack = folder / "pack.yaml"
-    pack.write_text(PACK, "utf-8")
-    t0 = time.perf_counter()
-    run(db, "check", "--policy", str(pack))
-    t_check = time.perf_counter() - t0
+    db, pack, t_check = checked_ledger(folder, n)
     out = json.loads(
         run(
             db,

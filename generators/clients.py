@@ -225,6 +225,41 @@ def digest(api: str, raw: str | None) -> _Digest:
     return _Digest(texts=tuple(texts), finish_reasons=tuple(reasons), **meta)
 
 
+def reply_from_call(call: Call) -> TeacherReply:
+    """A final journaled call as the reply it was (possibly unusable: ``error`` says why)."""
+    found = digest(call.api, call.response)
+    return TeacherReply(
+        texts=found.texts,
+        finish_reasons=found.finish_reasons,
+        model=call.response_model,
+        system_fingerprint=call.system_fingerprint,
+        request_id=call.request_id,
+        usage=call.usage,
+        latency_ms=call.latency_ms,
+        request_hash=call.request_hash,
+        from_journal=True,
+        attempts=call.attempts,
+        http_status=call.http_status,
+        endpoint=call.endpoint,
+        api=call.api,
+        requested_model=call.model,
+        error=call.error if call.status == "error" else found.error,
+    )
+
+
+def refusal_from_call(call: Call) -> TeacherRequestError | None:
+    """The refusal a journaled call ended with (a 4xx, or a request a local model could not take)."""
+    if call.status != "error" or call.http_status == 200:
+        return None
+    return TeacherRequestError(
+        f"{call.api} request {call.request_hash[:12]} to {call.endpoint} was refused "
+        f"(journaled): {call.error}",
+        request_hash=call.request_hash,
+        status=call.http_status,
+        from_journal=True,
+    )
+
+
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
     lowered = {k.lower(): v for k, v in headers.items()}
@@ -443,32 +478,10 @@ class OpenAICompatibleClient:
 
     def _from_call(self, call: Call) -> TeacherReply:
         """The journaled outcome again: the reply (possibly unusable), or the same refusal raised."""
-        if call.status == "error" and call.http_status != 200:
-            raise TeacherRequestError(
-                f"{call.api} request {call.request_hash[:12]} to {call.endpoint} was refused "
-                f"(journaled): {call.error}",
-                request_hash=call.request_hash,
-                status=call.http_status,
-                from_journal=True,
-            )
-        found = digest(call.api, call.response)
-        return TeacherReply(
-            texts=found.texts,
-            finish_reasons=found.finish_reasons,
-            model=call.response_model,
-            system_fingerprint=call.system_fingerprint,
-            request_id=call.request_id,
-            usage=call.usage,
-            latency_ms=call.latency_ms,
-            request_hash=call.request_hash,
-            from_journal=True,
-            attempts=call.attempts,
-            http_status=call.http_status,
-            endpoint=call.endpoint,
-            api=call.api,
-            requested_model=call.model,
-            error=call.error if call.status == "error" else found.error,
-        )
+        refusal = refusal_from_call(call)
+        if refusal is not None:
+            raise refusal
+        return reply_from_call(call)
 
     def _redact(self, text: str | None) -> str | None:
         if text is None:

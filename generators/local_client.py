@@ -46,6 +46,8 @@ from generators.clients import (
     TeacherRequest,
     TeacherRequestError,
     digest,
+    refusal_from_call,
+    reply_from_call,
 )
 from generators.journal import Call, Journal, sanitize_endpoint
 from provenance.errors import InputError
@@ -424,34 +426,7 @@ class TransformersClient:
 
     def _from_final(self, call: Call) -> TeacherReply | TeacherError:
         """A final journaled outcome again: the reply, or the same refusal."""
-        if call.status == "error" and call.http_status != 200:
-            return TeacherRequestError(
-                f"{call.api} request {call.request_hash[:12]} to {self.endpoint}: {call.error} (journaled)",
-                request_hash=call.request_hash,
-                status=call.http_status,
-                from_journal=True,
-            )
-        return self._from_call(call)
-
-    def _from_call(self, call: Call) -> TeacherReply:
-        found = digest(call.api, call.response)
-        return TeacherReply(
-            texts=found.texts,
-            finish_reasons=found.finish_reasons,
-            model=call.response_model,
-            system_fingerprint=call.system_fingerprint,
-            request_id=call.request_id,
-            usage=call.usage,
-            latency_ms=call.latency_ms,
-            request_hash=call.request_hash,
-            from_journal=True,
-            attempts=call.attempts,
-            http_status=call.http_status,
-            endpoint=call.endpoint,
-            api=call.api,
-            requested_model=call.model,
-            error=call.error if call.status == "error" else found.error,
-        )
+        return refusal_from_call(call) or reply_from_call(call)
 
     def _response(
         self, job: _Job, choices: Sequence[tuple[str, str]], prompt_tokens: int, completion_tokens: int
