@@ -14,11 +14,20 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from generators.clients import TeacherRequest
-from generators.generation import QUOTA, Candidate, Generation, NewExample, Round, SeedTask, reply_problem
+from generators.generation import (
+    QUOTA,
+    Candidate,
+    Generation,
+    GeneratorConfig,
+    NewExample,
+    Round,
+    SeedTask,
+    reply_problem,
+)
 from generators.parsing import (
     ALPACA_BLACKLIST,
     clean_instruction,
@@ -33,7 +42,7 @@ TEMPLATE_NAMES = (PROMPT,)
 
 
 @dataclass(frozen=True)
-class AlpacaConfig:
+class AlpacaConfig(GeneratorConfig):
     """The procedure's parameters; the defaults are the published ones (text-davinci-003's
     ``logit_bias`` against its end-of-text token is not sent: token ids differ between models)."""
 
@@ -52,16 +61,11 @@ class AlpacaConfig:
     extra_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.api not in ("completions", "chat"):
-            raise InputError(f"--api must be completions or chat, not {self.api!r}")
-        if self.round_size < 1 or self.demos < 1:
-            raise InputError("--round-size and the number of demonstrations must be at least 1")
+        self.check_common()
+        if self.demos < 1:
+            raise InputError("the number of demonstrations must be at least 1")
         if not 0 < self.rouge_threshold <= 1:
             raise InputError("--rouge-threshold must be in (0, 1]")
-
-    def params(self) -> dict[str, Any]:
-        """JSON-able parameters (part of the generation's identity)."""
-        return asdict(self)
 
     @property
     def stop(self) -> list[str]:

@@ -80,6 +80,25 @@ class Templates:
         return {name: self.hash(name) for name in names}
 
 
+class GeneratorConfig:
+    """What the generators' configurations (frozen dataclasses) share: the API and the round size,
+    checked the same way, and their parameters as the generation's identity."""
+
+    api: str
+    round_size: int
+
+    def check_common(self) -> None:
+        """InputError for an unknown API or a round smaller than one request."""
+        if self.api not in ("completions", "chat"):
+            raise InputError(f"--api must be completions or chat, not {self.api!r}")
+        if self.round_size < 1:
+            raise InputError("--round-size must be at least 1")
+
+    def params(self) -> dict[str, Any]:
+        """JSON-able parameters (part of the generation's identity)."""
+        return asdict(self)  # type: ignore[call-overload]
+
+
 @dataclass(frozen=True)
 class Limits:
     """When a generation stops: ``n`` accepted examples, a request or token budget, or stalling.

@@ -15,12 +15,20 @@ import json
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from generators.clients import TeacherReply, TeacherRequest
-from generators.generation import QUOTA, Candidate, Generation, NewExample, Round, reply_problem
+from generators.generation import (
+    QUOTA,
+    Candidate,
+    Generation,
+    GeneratorConfig,
+    NewExample,
+    Round,
+    reply_problem,
+)
 from generators.verifiers import Problem, Verdict, Verifier
 from provenance.batch import WriteBatch
 from provenance.errors import InputError
@@ -32,7 +40,7 @@ TEMPLATES = {"answer": "rejection-sampling/answer.txt", "python": "rejection-sam
 
 
 @dataclass(frozen=True)
-class RejectionConfig:
+class RejectionConfig(GeneratorConfig):
     """Sampling parameters and what to keep."""
 
     api: str = "chat"
@@ -46,18 +54,11 @@ class RejectionConfig:
     extra_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.api not in ("completions", "chat"):
-            raise InputError(f"--api must be completions or chat, not {self.api!r}")
+        self.check_common()
         if self.k < 1:
             raise InputError("-k must be at least 1")
-        if self.round_size < 1:
-            raise InputError("--round-size must be at least 1")
         if self.keep not in ("all", "first"):
             raise InputError(f"--keep must be all or first, not {self.keep!r}")
-
-    def params(self) -> dict[str, Any]:
-        """JSON-able parameters (part of the generation's identity)."""
-        return asdict(self)
 
 
 def problem_seed(problem: Problem) -> Seed:

@@ -17,12 +17,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from generators.clients import TeacherRequest
-from generators.generation import QUOTA, Candidate, Generation, NewExample, Round, reply_problem
+from generators.generation import (
+    QUOTA,
+    Candidate,
+    Generation,
+    GeneratorConfig,
+    NewExample,
+    Round,
+    reply_problem,
+)
 from generators.journal import Journal, sanitize_endpoint
 from provenance.errors import InputError
 from provenance.ids import content_id, digest_file
@@ -46,7 +54,7 @@ class PromptRecord:
 
 
 @dataclass(frozen=True)
-class ResponsesConfig:
+class ResponsesConfig(GeneratorConfig):
     """What is sent besides the prompt (nothing unless given)."""
 
     api: str = "completions"
@@ -56,14 +64,7 @@ class ResponsesConfig:
     extra_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.api not in ("completions", "chat"):
-            raise InputError(f"--api must be completions or chat, not {self.api!r}")
-        if self.round_size < 1:
-            raise InputError("--round-size must be at least 1")
-
-    def params(self) -> dict[str, Any]:
-        """JSON-able parameters (part of the generation's identity)."""
-        return asdict(self)
+        self.check_common()
 
     def body_params(self) -> dict[str, Any]:
         """The request body's parameters besides model and prompt."""

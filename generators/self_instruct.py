@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from generators.clients import TeacherRequest
@@ -29,6 +29,7 @@ from generators.generation import (
     QUOTA,
     Candidate,
     Generation,
+    GeneratorConfig,
     NewExample,
     NewInstruction,
     Round,
@@ -146,7 +147,7 @@ class InstructionFilter:
 
 
 @dataclass(frozen=True)
-class SelfInstructConfig:
+class SelfInstructConfig(GeneratorConfig):
     """The procedure's parameters; the defaults are the published ones."""
 
     api: str = "completions"
@@ -172,18 +173,11 @@ class SelfInstructConfig:
     extra_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.api not in ("completions", "chat"):
-            raise InputError(f"--api must be completions or chat, not {self.api!r}")
-        if self.round_size < 1:
-            raise InputError("--round-size must be at least 1")
+        self.check_common()
         if not 0 <= self.machine_in_prompt < self.prompt_instructions:
             raise InputError("machine instructions per prompt must be fewer than the prompt's instructions")
         if not 0 < self.rouge_threshold <= 1:
             raise InputError("--rouge-threshold must be in (0, 1]")
-
-    def params(self) -> dict[str, Any]:
-        """JSON-able parameters (part of the generation's identity)."""
-        return asdict(self)
 
     @property
     def stop(self) -> list[str]:
