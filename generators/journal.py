@@ -60,6 +60,41 @@ def sanitize_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return {str(k): v for k, v in (params or {}).items() if not _SECRET_NAME.search(str(k))}
 
 
+#: The outcome columns a call's result sets, in the order :func:`_outcome` gives their values.
+_SET_OUTCOME = (
+    "status = ?, response = ?, error = ?, http_status = ?, response_model = ?, system_fingerprint = ?, "
+    "request_id = ?, usage = ?, latency_ms = ?"
+)
+
+
+def _outcome(
+    status: str,
+    response: str | None,
+    error: str | None,
+    http_status: int | None,
+    response_model: str | None,
+    system_fingerprint: str | None,
+    request_id: str | None,
+    usage: Mapping[str, Any] | None,
+    latency_ms: float | None,
+) -> list[Any]:
+    """The outcome columns' values (see ``_SET_OUTCOME``); a status other than ok or error is a bug."""
+    if status not in ("ok", "error"):
+        raise ValueError(f"a result's status is ok or error, not {status!r}")
+    usage_json = _json(dict(usage) if usage is not None else None)
+    return [
+        status,
+        response,
+        error,
+        http_status,
+        response_model,
+        system_fingerprint,
+        request_id,
+        usage_json,
+        latency_ms,
+    ]
+
+
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
 
@@ -272,12 +307,10 @@ class Journal:
         """
         import duckdb
 
-        if status not in ("ok", "error"):
-            raise ValueError(f"a result's status is ok or error, not {status!r}")
         if content_id(request) != request_hash:
             raise ValueError("request_hash is not the content id of the request")
         now = utcnow()
-        outcome = [
+        outcome = _outcome(
             status,
             response,
             error,
@@ -285,9 +318,9 @@ class Journal:
             response_model,
             system_fingerprint,
             request_id,
-            _json(dict(usage) if usage is not None else None),
+            usage,
             latency_ms,
-        ]
+        )
         with self._lock:
             try:
                 self._cur.execute(
@@ -308,10 +341,8 @@ class Journal:
                 )
             except duckdb.ConstraintException:
                 self._cur.execute(
-                    "UPDATE teacher_calls SET status = ?, response = ?, error = ?, http_status = ?, "
-                    "response_model = ?, system_fingerprint = ?, request_id = ?, usage = ?, latency_ms = ?, "
-                    "run_id = ?, attempts = attempts + ?, completed_at = ? "
-                    "WHERE request_hash = ? AND status <> 'ok'",
+                    f"UPDATE teacher_calls SET {_SET_OUTCOME}, run_id = ?, attempts = attempts + ?, "
+                    "completed_at = ? WHERE request_hash = ? AND status <> 'ok'",
                     [*outcome, self.run_id, attempts, now, request_hash],
                 )
             self._stored(request_hash)
@@ -334,28 +365,23 @@ class Journal:
         latency_ms: float | None = None,
     ) -> None:
         """Commit the outcome of sending a pending call: the raw response, or why there is none."""
-        if status not in ("ok", "error"):
-            raise ValueError(f"a result's status is ok or error, not {status!r}")
+        outcome = _outcome(
+            status,
+            response,
+            error,
+            http_status,
+            response_model,
+            system_fingerprint,
+            request_id,
+            usage,
+            latency_ms,
+        )
         with self._lock:  # one statement: committed on its own
             cur = self._cur
             cur.execute(
-                "UPDATE teacher_calls SET status = ?, response = ?, error = ?, http_status = ?, "
-                "response_model = ?, system_fingerprint = ?, request_id = ?, usage = ?, latency_ms = ?, "
-                "attempts = attempts + ?, completed_at = ? WHERE request_hash = ?",
-                [
-                    status,
-                    response,
-                    error,
-                    http_status,
-                    response_model,
-                    system_fingerprint,
-                    request_id,
-                    _json(dict(usage) if usage is not None else None),
-                    latency_ms,
-                    attempts,
-                    utcnow(),
-                    request_hash,
-                ],
+                f"UPDATE teacher_calls SET {_SET_OUTCOME}, attempts = attempts + ?, completed_at = ? "
+                "WHERE request_hash = ?",
+                [*outcome, attempts, utcnow(), request_hash],
             )
             if cur.fetchone()[0] != 1:
                 raise LookupError(f"no journaled call {request_hash}; record_pending must come first")
