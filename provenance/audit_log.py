@@ -113,7 +113,7 @@ def digests(con: Any, run_id: str | None = None) -> dict[str, dict[str, dict[str
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for table in AUDITED:
         args = [run_id] if run_id is not None else []
-        reader = con.execute(_hashes_sql(table, run_id is not None), args).fetch_record_batch(65_536)
+        reader = con.execute(_hashes_sql(table, run_id is not None), args).to_arrow_reader(65_536)
         current, digest, n = None, hashlib.sha256(), 0
         for batch in reader:
             runs, hashes = batch.column(0).to_pylist(), batch.column(1).to_pylist()

@@ -573,6 +573,7 @@ def test_local_transformers_teacher(tmp_path: Path, db: Path, write_jsonl):
         "mismatch",
         "accepted",
         "duplicate",
+        "empty-response",
     }
     again = json.loads(run_cli(*args, db=db).stdout)
     assert again["sent"] == 0 and again["from_journal"] == 6
