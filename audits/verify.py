@@ -68,12 +68,13 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
     started = time.perf_counter()
     con = ledger.con
     rows = con.execute(
-        "SELECT seq, recorded_at, kind, run_id, payload, vouched, prev_hash, hash FROM audit_log ORDER BY seq"
+        "SELECT seq, recorded_at, kind, run_id, payload, vouched, prev_hash, hash, digest_version "
+        "FROM audit_log ORDER BY seq"
     ).fetchall()
     problems: list[Problem] = []
     prev, expected = audit_log.GENESIS, 1
-    last_of_run: dict[str, tuple[int, Any, Any, str]] = {}
-    for seq, at, kind, run_id, payload_text, vouched_text, prev_hash, digest in rows:
+    last_of_run: dict[str, tuple[int, Any, Any, str, int]] = {}
+    for seq, at, kind, run_id, payload_text, vouched_text, prev_hash, digest, version in rows:
         payload, vouched = _loads(payload_text), _loads(vouched_text)
         if seq != expected:
             problems.append(
@@ -94,7 +95,7 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
                     f"{prev_hash[:12]}, the row before it has {prev[:12]}",
                 )
             )
-        body = audit_log.entry_body(seq, str(at), kind, run_id, payload, vouched)
+        body = audit_log.entry_body(seq, str(at), kind, run_id, payload, vouched, version)
         if audit_log.entry_hash(prev_hash, body) != digest:
             problems.append(
                 Problem(
@@ -104,10 +105,15 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
                     f"audit row {seq} ({kind}, run {run_id[:12]}) was altered: its hash does not recompute",
                 )
             )
-        last_of_run[run_id] = (seq, payload, vouched if isinstance(vouched, dict) else {}, kind)
+        last_of_run[run_id] = (seq, payload, vouched if isinstance(vouched, dict) else {}, kind, version)
         prev, expected = digest, seq + 1
-    current = audit_log.digests(con)
-    for run_id, (seq, payload, vouched, kind) in sorted(last_of_run.items(), key=lambda kv: kv[1][0]):
+    current = {
+        version: audit_log.digests(con, version=version)
+        for version in sorted({entry[4] for entry in last_of_run.values()} & {1} | {audit_log.DIGEST_VERSION})
+    }
+    for run_id, (seq, payload, vouched, kind, version) in sorted(
+        last_of_run.items(), key=lambda kv: kv[1][0]
+    ):
         try:
             now_payload = audit_log.run_payload(con, run_id)
         except LookupError:
@@ -122,7 +128,7 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
                     f"{run_id[:12]}) was changed or deleted after it was audited",
                 )
             )
-        have = current.get(run_id, {})
+        have = current.get(version, {}).get(run_id, {})
         for table in sorted(set(vouched) | set(have)):
             want, got = vouched.get(table), have.get(table)
             if want == got:
@@ -184,7 +190,7 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
                 "but began after it: the list was altered",
             )
         )
-    for run_id, tables in current.items():
+    for run_id, tables in current[audit_log.DIGEST_VERSION].items():
         if run_id in statuses:
             continue
         for table, got in sorted(tables.items()):

@@ -2,11 +2,16 @@
 
 When a run ends (:meth:`provenance.ledger.Ledger.end_run`), a row is appended in the same
 transaction. It holds the run row (kind, status, parameters, summary) and, for every table the run
-wrote to, the number of rows and a digest of them: sha256 over the sorted sha256 of each row's
-columns. Its hash is
-sha256 of the previous row's hash followed by the canonical JSON of its other fields, so editing,
-inserting or deleting any vouched row, or any audit row, changes something that :func:`digests`
-and :func:`entry_hash` recompute (``audits.verify``).
+wrote to, the number of rows and a digest of them. Its hash is sha256 of the previous row's hash
+followed by the canonical JSON of its other fields, so editing, inserting or deleting any vouched
+row, or any audit row, changes something that :func:`digests` and :func:`entry_hash` recompute
+(``audits.verify``).
+
+A table's digest (version 2) is sha256 over the run's rows, each written as the JSON array of its
+columns (self-delimiting, so the concatenation is unambiguous), in a canonical order (sorted by that
+serialization). DuckDB serializes and sorts; the sorted text streams into one
+hashlib digest without a Python object per row. Version 1 (sha256 over the sorted sha256 of each
+row's ``chr(31)``-joined columns) stays verifiable for rows written before version 2.
 
 Rows are attributed to runs by the run id each table keeps (``first_run_id`` for content that is
 written once, the batch's run for decisions, the judgement's run for its terms). Teacher calls are
@@ -16,6 +21,7 @@ vouched once they are ok (an error may be retried by a later run; an ok call nev
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from typing import Any
 
@@ -23,7 +29,7 @@ from provenance.clock import utcnow
 from provenance.ids import content_id
 
 GENESIS = "0" * 64
-DIGEST_VERSION = 1
+DIGEST_VERSION = 2
 
 # table → (run expression, FROM clause, columns of the audited rows (alias t), extra condition)
 _SPEC: tuple[tuple[str, str, str, str, str], ...] = (
@@ -86,52 +92,103 @@ _TABLES = {
 AUDITED = tuple(_TABLES)
 
 
-def _row_sql(alias: str, columns: tuple[str, ...]) -> str:
-    parts = ", ".join(f"coalesce(CAST({alias}.{c} AS VARCHAR), chr(1))" for c in columns)
-    return f"sha256(concat_ws(chr(31), {parts}))"
-
-
-def _hashes_sql(table: str, one_run: bool) -> str:
-    """SQL: (run, row hash) of the table's audited rows, sorted by run then hash."""
-    run, source, columns, condition = _TABLES[table]
+def _where(table: str, one_run: bool) -> str:
+    run, _, _, condition = _TABLES[table]
     where = [c for c in (condition, f"{run} = ?" if one_run else "") if c]
-    where_sql = f" WHERE {' AND '.join(where)}" if where else ""
+    return f" WHERE {' AND '.join(where)}" if where else ""
+
+
+def _rows_sql(table: str, one_run: bool) -> str:
+    """SQL (version 2): [run,] the JSON array of each audited row's columns, in canonical order."""
+    run, source, columns, _ = _TABLES[table]
+    row = "CAST(json_array(" + ", ".join(f"CAST(t.{c} AS VARCHAR)" for c in columns) + ") AS VARCHAR)"
+    if one_run:
+        return f"SELECT {row} AS s FROM {source}{_where(table, True)} ORDER BY s"
     return (
-        f"SELECT CAST({run} AS VARCHAR) AS run, {_row_sql('t', columns)} AS h FROM {source}{where_sql} "
-        "ORDER BY run, h"
+        f"SELECT CAST({run} AS VARCHAR) AS run, {row} AS s FROM {source}{_where(table, False)} "
+        "ORDER BY run, s"
     )
 
 
-def digests(con: Any, run_id: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
-    """run id → table → {"rows": n, "digest": sha256}, for one run or every run (tables with no row
-    of a run are left out).
+def _hashes_sql_v1(table: str, one_run: bool) -> str:
+    """SQL (version 1): (run, sha256 of the chr(31)-joined columns) of each row, sorted by run, hash."""
+    run, source, columns, _ = _TABLES[table]
+    parts = ", ".join(f"coalesce(CAST(t.{c} AS VARCHAR), chr(1))" for c in columns)
+    return (
+        f"SELECT CAST({run} AS VARCHAR) AS run, sha256(concat_ws(chr(31), {parts})) AS s "
+        f"FROM {source}{_where(table, one_run)} ORDER BY run, s"
+    )
 
-    A table's digest for a run is the sha256 of its rows' hashes, sorted and concatenated as hex. The
-    rows stream out of DuckDB already sorted (the sort spills to disk), so memory stays bounded
-    however many rows a run wrote.
+
+def _feed(digest: Any, column: Any, start: int, stop: int) -> None:
+    """Hash the bytes of rows ``start:stop`` of an Arrow string column, straight from its buffers."""
+    import numpy as np
+    import pyarrow as pa
+
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        column = column.cast(pa.large_string())
+    width = 8 if pa.types.is_large_string(column.type) else 4
+    _, offsets_buffer, data = column.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=f"<i{width}", count=column.offset + len(column) + 1)
+    lo, hi = int(offsets[column.offset + start]), int(offsets[column.offset + stop])
+    digest.update(memoryview(data)[lo:hi])
+
+
+def _boundaries(runs: Any) -> list[tuple[Any, int, int]]:
+    """(run, start, stop) of each stretch of equal values in a sorted Arrow column."""
+    import numpy as np
+
+    encoded = runs.dictionary_encode()
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    cuts = [0, *(np.flatnonzero(np.diff(indices)) + 1).tolist(), len(indices)]
+    values = encoded.dictionary.to_pylist()
+    return [(values[indices[a]], a, b) for a, b in itertools.pairwise(cuts)]
+
+
+def _table_digests(con: Any, table: str, run_id: str | None, version: int) -> dict[str, dict[str, Any]]:
+    """run id → {"rows": n, "digest": sha256} for one table's rows, streamed out of DuckDB sorted."""
+    args = [run_id] if run_id is not None else []
+    if version == 1:
+        sql, one_run = _hashes_sql_v1(table, run_id is not None), False
+    else:
+        sql, one_run = _rows_sql(table, run_id is not None), run_id is not None
+    out: dict[str, dict[str, Any]] = {}
+    current, digest, n = None, hashlib.sha256(), 0
+    for batch in con.execute(sql, args).to_arrow_reader(65_536):
+        rows = batch.column(batch.num_columns - 1)
+        stretches = [(run_id, 0, len(rows))] if one_run else _boundaries(batch.column(0))
+        for run, start, stop in stretches:
+            if run != current:
+                if current is not None:
+                    out[str(current)] = {"rows": n, "digest": digest.hexdigest()}
+                current, digest, n = run, hashlib.sha256(), 0
+            _feed(digest, rows, start, stop)
+            n += stop - start
+    if current is not None and n:
+        out[str(current)] = {"rows": n, "digest": digest.hexdigest()}
+    return out
+
+
+def digests(
+    con: Any, run_id: str | None = None, version: int = DIGEST_VERSION
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """run id → table → {"rows": n, "digest": sha256}, for one run or every run (tables with no row
+    of a run are left out), under digest ``version`` (1 or 2).
+
+    The rows stream out of DuckDB already sorted (the sort spills to disk), so memory stays bounded
+    however many rows a run wrote. For one run, a table is read only when a count finds its rows.
     """
+    if version not in (1, 2):
+        raise ValueError(f"unknown audit digest version {version}")
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for table in AUDITED:
-        args = [run_id] if run_id is not None else []
-        reader = con.execute(_hashes_sql(table, run_id is not None), args).to_arrow_reader(65_536)
-        current, digest, n = None, hashlib.sha256(), 0
-        for batch in reader:
-            runs, hashes = batch.column(0).to_pylist(), batch.column(1).to_pylist()
-            start = 0
-            while start < len(runs):
-                run = runs[start]
-                if run != current:
-                    if current is not None:
-                        out.setdefault(str(current), {})[table] = {"rows": n, "digest": digest.hexdigest()}
-                    current, digest, n = run, hashlib.sha256(), 0
-                end = start
-                while end < len(runs) and runs[end] == run:
-                    end += 1
-                digest.update("".join(hashes[start:end]).encode("ascii"))
-                n += end - start
-                start = end
-        if current is not None:
-            out.setdefault(str(current), {})[table] = {"rows": n, "digest": digest.hexdigest()}
+        if run_id is not None:
+            _, source, _, _ = _TABLES[table]
+            found = con.execute(f"SELECT count(*) FROM {source}{_where(table, True)}", [run_id]).fetchone()
+            if not found[0]:
+                continue
+        for run, vouched in _table_digests(con, table, run_id, version).items():
+            out.setdefault(run, {})[table] = vouched
     return out
 
 
@@ -140,8 +197,10 @@ def entry_hash(prev_hash: str, body: dict[str, Any]) -> str:
     return content_id({"prev": prev_hash, "body": body})
 
 
-def entry_body(seq: int, at: str, kind: str, run_id: str, payload: Any, vouched: Any) -> dict[str, Any]:
-    """The fields an audit row's hash covers."""
+def entry_body(
+    seq: int, at: str, kind: str, run_id: str, payload: Any, vouched: Any, version: int = DIGEST_VERSION
+) -> dict[str, Any]:
+    """The fields an audit row's hash covers (``version``: the digest version of ``vouched``)."""
     return {
         "seq": seq,
         "at": at,
@@ -149,7 +208,7 @@ def entry_body(seq: int, at: str, kind: str, run_id: str, payload: Any, vouched:
         "run_id": run_id,
         "payload": payload,
         "vouched": vouched,
-        "digest_version": DIGEST_VERSION,
+        "digest_version": version,
     }
 
 
@@ -185,12 +244,13 @@ def append(con: Any, run_id: str) -> tuple[int, str]:
     payload = run_payload(con, run_id)
     vouched = digests(con, run_id).get(run_id, {})
     seq, prev = head(con)
-    seq += 1
+    seq, version = seq + 1, DIGEST_VERSION
     at = utcnow()
-    body = entry_body(seq, str(at), payload["kind"], run_id, payload, vouched)
+    body = entry_body(seq, str(at), payload["kind"], run_id, payload, vouched, version)
     digest = entry_hash(prev, body)
     con.execute(
-        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [seq, at, payload["kind"], run_id, json.dumps(payload), json.dumps(vouched), prev, digest],
+        "INSERT INTO audit_log (seq, recorded_at, kind, run_id, payload, vouched, prev_hash, hash, "
+        "digest_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [seq, at, payload["kind"], run_id, json.dumps(payload), json.dumps(vouched), prev, digest, version],
     )
     return seq, digest

@@ -193,6 +193,73 @@ def test_verify_detects_sql_edits(trained: dict[str, Path], tmp_path: Path, tabl
     assert "audit row" in found["first_problem"]["message"] or "run" in found["first_problem"]["message"]
 
 
+def _rewrite_as_digest_version_1(db: Path) -> None:
+    """Re-vouch every audit row with version-1 digests, as a ledger audited before version 2 holds."""
+    from provenance import audit_log
+
+    with duckdb.connect(str(db)) as con:
+        old = audit_log.digests(con, version=1)
+        prev = audit_log.GENESIS
+        entries = con.execute("SELECT seq, recorded_at, kind, run_id, payload FROM audit_log ORDER BY seq")
+        for seq, at, kind, run_id, payload in entries.fetchall():
+            vouched = old.get(run_id, {})
+            body = audit_log.entry_body(seq, str(at), kind, run_id, json.loads(payload), vouched, 1)
+            digest = audit_log.entry_hash(prev, body)
+            con.execute(
+                "UPDATE audit_log SET vouched = ?, digest_version = 1, prev_hash = ?, hash = ? WHERE seq = ?",
+                [json.dumps(vouched), prev, digest, seq],
+            )
+            prev = digest
+
+
+def test_version_1_digests_still_verify_and_still_catch_edits(trained: dict[str, Path], tmp_path: Path):
+    """Audit rows written before digest version 2 verify under version 1; edits are still found."""
+    import hashlib
+
+    from provenance import audit_log
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(trained["db"], copy)
+    with duckdb.connect(str(copy), read_only=True) as con:
+        # version 1, computed here independently: sha256 over the sorted sha256 of chr(31)-joined columns
+        columns = ["example_id", "kind", "instruction", "input", "output", "messages", "first_run_id"]
+        columns.append("created_at")
+        values = con.execute(
+            f"SELECT first_run_id, {', '.join(f'CAST({c} AS VARCHAR)' for c in columns)} FROM examples"
+        ).fetchall()
+        by_run: dict[str, list[str]] = {}
+        for run, *fields in values:
+            line = chr(31).join(chr(1) if v is None else v for v in fields)
+            by_run.setdefault(run, []).append(hashlib.sha256(line.encode("utf-8")).hexdigest())
+        old = audit_log.digests(con, version=1)
+        new = audit_log.digests(con, version=2)
+    for run, hashes in by_run.items():
+        want = hashlib.sha256("".join(sorted(hashes)).encode("ascii")).hexdigest()
+        assert old[run]["examples"] == {"rows": len(hashes), "digest": want}
+        assert new[run]["examples"]["rows"] == len(hashes) and new[run]["examples"]["digest"] != want
+    _rewrite_as_digest_version_1(copy)
+    assert {r[0] for r in rows(copy, "SELECT digest_version FROM audit_log")} == {1}
+    result = run_cli("verify", "--json", db=copy)
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            "UPDATE examples SET input = input || ' ' "
+            "WHERE example_id = (SELECT max(example_id) FROM examples)"
+        )
+    found = json.loads(run_cli("verify", "--json", db=copy).stdout)
+    assert not found["ok"] and found["first_problem"]["table"] == "examples"
+
+
+def test_the_digest_version_of_an_audit_row_is_covered_by_its_hash(trained: dict[str, Path], tmp_path: Path):
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(trained["db"], copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("UPDATE audit_log SET digest_version = 1 WHERE seq = 1")
+    found = json.loads(run_cli("verify", "--json", db=copy).stdout)
+    assert not found["ok"] and found["first_problem"]["seq"] == 1
+    assert "altered" in found["first_problem"]["message"]
+
+
 def test_training_refuses_an_altered_ledger(trained: dict[str, Path], tmp_path: Path):
     copy = tmp_path / "copy.duckdb"
     shutil.copy(trained["db"], copy)
