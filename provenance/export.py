@@ -1,13 +1,22 @@
 """Export examples with their provenance to JSON lines or Parquet, written by DuckDB's COPY.
 
 Each row is one example: its id, its content, and a ``provenance`` list with every claim
-(origin, method, teacher, licence, terms, source and position). The file is written next to the
-target and renamed into place, so a failed export never leaves a half-written file.
+(origin, method, teacher, licence, terms, source and position), in example id order. The file is
+written next to the target and renamed into place, so a failed export never leaves a half-written
+file.
+
+Memory stays bounded: the examples are exported in ranges of their ids (about
+:data:`PART_EXAMPLES` each), one query per range, because the ordered per-example lists of claims
+do not spill to disk. JSON lines ranges are written by DuckDB's COPY and joined; Parquet ranges
+stream as Arrow batches into one file.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +24,7 @@ from provenance.errors import InputError
 from provenance.ledger import Ledger
 
 FORMATS = ("jsonl", "parquet")
+PART_EXAMPLES = 16_384
 
 _QUERY = """
     SELECT e.example_id AS id, e.kind, e.instruction, e.input, e.output,
@@ -29,9 +39,67 @@ _QUERY = """
                run_id := p.run_id, provenance_id := p.provenance_id
            ) ORDER BY p.created_at, p.provenance_id) AS provenance
     FROM examples e JOIN provenance_records p USING (example_id)
+    WHERE {where}
     GROUP BY e.example_id, e.kind, e.instruction, e.input, e.output, e.messages
     ORDER BY e.example_id
 """
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _queries(ledger: Ledger) -> Iterator[str]:
+    """The export query for each range of example ids (about PART_EXAMPLES examples each), in order."""
+    for where in _ranges(ledger):
+        yield _QUERY.replace("{where}", where)
+
+
+def _ranges(ledger: Ledger) -> Iterator[str]:
+    """SQL conditions on ``e.example_id`` splitting the examples into ranges of about PART_EXAMPLES."""
+    n = int(ledger.con.execute("SELECT count(*) FROM examples").fetchone()[0])
+    parts = -(-n // PART_EXAMPLES)
+    if parts <= 1:
+        yield "true"
+        return
+    cuts = ledger.con.execute(
+        "SELECT quantile_disc(example_id, ?::DOUBLE[]) FROM examples", [[i / parts for i in range(1, parts)]]
+    ).fetchone()[0]
+    bounds = [None, *sorted(set(cuts)), None]
+    for lo, hi in itertools.pairwise(bounds):
+        conditions = [
+            f"e.example_id >= {_literal(lo)}" if lo else "",
+            f"e.example_id < {_literal(hi)}" if hi else "",
+        ]
+        yield " AND ".join(c for c in conditions if c) or "true"
+
+
+def _write_jsonl(ledger: Ledger, partial: Path) -> None:
+    piece = partial.with_name(partial.name + ".part")
+    try:
+        with partial.open("wb") as out:
+            for query in _queries(ledger):
+                ledger.con.execute(f"COPY ({query}) TO {_literal(str(piece))} (FORMAT json)")
+                with piece.open("rb") as part:
+                    shutil.copyfileobj(part, out, 1 << 20)
+    finally:
+        piece.unlink(missing_ok=True)
+
+
+def _write_parquet(ledger: Ledger, partial: Path) -> None:
+    import pyarrow.parquet as pq
+
+    writer = None
+    try:
+        for query in _queries(ledger):
+            reader = ledger.con.execute(query).to_arrow_reader(65_536)
+            if writer is None:
+                writer = pq.ParquetWriter(str(partial), reader.schema, compression="zstd")
+            for batch in reader:
+                writer.write_batch(batch)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def export(ledger: Ledger, path: str | Path, fmt: str) -> dict[str, Any]:
@@ -44,10 +112,8 @@ def export(ledger: Ledger, path: str | Path, fmt: str) -> dict[str, Any]:
     if not target.parent.exists():
         raise InputError(f"folder {target.parent} does not exist", path=target)
     partial = target.with_name(f".{target.name}.partial")
-    option = "FORMAT json" if fmt == "jsonl" else "FORMAT parquet, COMPRESSION zstd"
-    literal = "'" + str(partial).replace("'", "''") + "'"
     try:
-        ledger.con.execute(f"COPY ({_QUERY}) TO {literal} ({option})")
+        (_write_jsonl if fmt == "jsonl" else _write_parquet)(ledger, partial)
         os.replace(partial, target)
     finally:
         if partial.exists():

@@ -545,6 +545,7 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     options = ["READ_ONLY"] if read_only else [f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}"]
     # spill files go next to the ledger, not into the working directory
     con = duckdb.connect(":memory:", config={"memory_limit": memory_limit(), "temp_directory": f"{path}.tmp"})
+    con.execute("SET enable_progress_bar = false")  # commands show their own; --json output stays clean
     try:
         literal = "'" + str(path).replace("'", "''") + "'"  # ATTACH takes no bound parameter
         con.execute(f"ATTACH {literal} AS ledger ({', '.join(options)})")

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from provenance.cli import cli
+from provenance.ledger import Ledger
 from tests.conftest import EXAMPLES, ROOT, run_cli
 
 READ_COMMANDS = [
@@ -174,6 +175,29 @@ def test_export_jsonl_and_parquet_round_trip(populated: Path, tmp_path: Path) ->
     assert summary["examples_new"] == 0 and summary["examples_known"] == 427
     assert set(summary["unused_fields"]) == {"kind", "messages", "provenance"}
     assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_export_in_ranges_writes_the_same_files(populated: Path, tmp_path: Path, monkeypatch) -> None:
+    """Exported a range of example ids at a time (bounded memory), the files are those of one range."""
+    from provenance import export as export_module
+
+    whole = {fmt: tmp_path / f"whole.{fmt}" for fmt in ("jsonl", "parquet")}
+    for fmt, path in whole.items():
+        assert run_cli("export", str(path), "--format", fmt, db=populated).exit_code == 0
+    monkeypatch.setattr(export_module, "PART_EXAMPLES", 50)  # 427 examples: 9 ranges
+    with Ledger.open(populated, read_only=True) as ledger:
+        assert len(list(export_module._ranges(ledger))) == 9
+    for fmt, path in whole.items():
+        ranged = tmp_path / f"ranged.{fmt}"
+        assert run_cli("export", str(ranged), "--format", fmt, db=populated).exit_code == 0
+        if fmt == "jsonl":
+            assert ranged.read_bytes() == path.read_bytes()
+        else:
+            assert pq.read_table(ranged).equals(pq.read_table(path))
+            assert pq.ParquetFile(ranged).metadata.num_row_groups >= 1
+    ids = [json.loads(line)["id"] for line in whole["jsonl"].read_text().splitlines()]
+    assert ids == sorted(ids) and len(set(ids)) == 427
+    assert not list(tmp_path.glob(".*.part*"))
 
 
 def test_export_to_a_missing_folder_is_bad_input(populated: Path, tmp_path: Path) -> None:
