@@ -145,11 +145,11 @@ def _utc(raw: Any) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-def _counts(counts: dict[str, Any]) -> str:
+def count_list(counts: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items())
 
 
-def _first_clause(text: str, limit: int = 160) -> str:
+def first_clause(text: str, limit: int = 160) -> str:
     short = re.split(r": |\. ", text or "", maxsplit=1)[0].strip()
     return short if len(short) <= limit else short[: limit - 1] + "…"
 
@@ -161,7 +161,7 @@ def _pii_presence(facts: dict[str, Any]) -> str:
     return "yes" if int(pii.get("examples_with_pii") or 0) > 0 else "no"
 
 
-def _anonymization(facts: dict[str, Any]) -> list[str]:
+def anonymization_methods(facts: dict[str, Any]) -> list[str]:
     pii = facts.get("pii") or {}
     if int(pii.get("redacted") or 0) <= 0:
         return []
@@ -170,13 +170,13 @@ def _anonymization(facts: dict[str, Any]) -> list[str]:
     ]
 
 
-def _collection(facts: dict[str, Any]) -> str:
+def collection_process(facts: dict[str, Any]) -> str:
     """How the examples came to be: seeds, generation runs (method, teacher, endpoint), imports."""
     ds = facts.get("dataset") or {}
     lines = [
         f"{ds.get('examples', 0)} examples recorded in a provenance ledger, one provenance row per claim "
-        f"(by origin: {_counts(ds.get('origin') or {}) or 'none'}; by method: "
-        f"{_counts(ds.get('method') or {}) or 'none'})."
+        f"(by origin: {count_list(ds.get('origin') or {}) or 'none'}; by method: "
+        f"{count_list(ds.get('method') or {}) or 'none'})."
     ]
     if ds.get("seeds"):
         lines.append(f"{ds['seeds']} human-written seed tasks.")
@@ -204,12 +204,12 @@ def _collection(facts: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _written(facts: dict[str, Any]) -> dict[str, int]:
+def teacher_written(facts: dict[str, Any]) -> dict[str, int]:
     """Teacher model -> examples it wrote, ledger-wide."""
     return {t["model"]: int(t["examples"]) for t in facts.get("teachers") or [] if t.get("model")}
 
 
-def _teacher_bias(written: dict[str, int]) -> list[str]:
+def teacher_bias(written: dict[str, int]) -> list[str]:
     """The structural limit of distilled data, for the teachers that wrote it (model -> examples)."""
     if not written:
         return []
@@ -220,13 +220,16 @@ def _teacher_bias(written: dict[str, int]) -> list[str]:
     ]
 
 
-def _check_biases(facts: dict[str, Any]) -> list[str]:
-    """What the checks found the data skewed or limited by, and which checks did not look."""
+def check_statements(facts: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """Each check with what it found the data skewed or limited by, or why it did not look.
+
+    Licence and PII checks that ran are left out (the concluded licence and the PII fields say
+    what they found), and so is a check that ran and found nothing."""
     out = []
     for c in facts.get("checks") or []:
         if c.get("status") != "ran":
-            reason = _first_clause(c.get("not_run_reason") or "no reason recorded")
-            out.append(f"Not assessed: the {c['name']} check did not run ({reason}).")
+            reason = first_clause(c.get("not_run_reason") or "no reason recorded")
+            out.append((c, f"Not assessed: the {c['name']} check did not run ({reason})."))
             continue
         if c.get("kind") in ("licence", "pii"):  # licence: the concluded licence; PII: its own fields
             continue
@@ -237,20 +240,27 @@ def _check_biases(facts: dict[str, Any]) -> list[str]:
         done = ", ".join(f"{n} {_DONE.get(k, k)}" for k, n in found.items())
         reasons = "; ".join(f"{r}: {n}" for r, n in (c.get("top_reasons") or [])[:3])
         out.append(
-            f"{c['name']}: {sum(found.values())} of {c.get('examples', 0)} examples with findings ({done})"
-            + (f": {reasons}" if reasons else "")
-            + "."
+            (
+                c,
+                f"{c['name']}: {sum(found.values())} of {c.get('examples', 0)} examples with findings "
+                f"({done})" + (f": {reasons}" if reasons else "") + ".",
+            )
         )
     return out
 
 
-def _preprocessing(facts: dict[str, Any]) -> list[str]:
+def _check_biases(facts: dict[str, Any]) -> list[str]:
+    """What the checks found the data skewed or limited by, and which checks did not look."""
+    return [text for _, text in check_statements(facts)]
+
+
+def preprocessing_steps(facts: dict[str, Any]) -> list[str]:
     out = []
     for c in facts.get("checks") or []:
         if c.get("status") == "ran":
             out.append(
                 f"{c['name']} check v{c.get('version')} (policy pack {c.get('pack')}, "
-                f"action {c.get('action')}): {_counts(c.get('counts') or {})}"
+                f"action {c.get('action')}): {count_list(c.get('counts') or {})}"
             )
     redacted = int((facts.get("pii") or {}).get("redacted") or 0)
     if redacted:
@@ -268,7 +278,7 @@ def _ledger_concluded(facts: dict[str, Any], declared: str) -> tuple[str, str]:
         return NOASSERTION, "the licence check has not run on this ledger"
     counts = {k: int(v) for k, v in (check.get("counts") or {}).items() if v}
     if set(counts) != {"pass"} or counts["pass"] != examples:
-        refused = _counts({k: v for k, v in counts.items() if k != "pass"}) or "not every example judged"
+        refused = count_list({k: v for k, v in counts.items() if k != "pass"}) or "not every example judged"
         return NOASSERTION, f"the licence check did not permit every example ({refused})"
     return declared, (
         f"the licence check (policy pack {check.get('pack')}) permitted all {examples} examples, so the "
@@ -313,9 +323,12 @@ def _selection_concluded(gate: dict[str, Any], declared: str) -> tuple[str, str]
     if not verdicts:
         return NOASSERTION, "the gate recorded no licence verdicts for this selection"
     if set(verdicts) & NOT_PERMITTED:
-        return NOASSERTION, f"the licence check did not permit every selected example ({_counts(verdicts)})"
+        return (
+            NOASSERTION,
+            f"the licence check did not permit every selected example ({count_list(verdicts)})",
+        )
     return declared, (
-        f"the licence check permitted every selected example ({_counts(verdicts)}), so the declared "
+        f"the licence check permitted every selected example ({count_list(verdicts)}), so the declared "
         "licences are concluded as they stand"
     )
 
@@ -333,18 +346,18 @@ def _ledger_dataset(facts: dict[str, Any], expressions: list[str]) -> _Dataset:
     obligations = [o for t in facts.get("teachers") or [] for o in t.get("obligations") or []]
     unknown = {k: v for k, v in (ds.get("unknown") or {}).items() if v}
     comment = [
-        f"Teacher mix: {_counts(ds.get('teachers') or {}) or 'none'}.",
-        f"Licences: {_counts((facts.get('licences') or {}).get('expressions') or {}) or 'none recorded'}.",
-        f"Terms: {_counts((facts.get('licences') or {}).get('terms') or {}) or 'none recorded'}.",
+        f"Teacher mix: {count_list(ds.get('teachers') or {}) or 'none'}.",
+        f"Licences: {count_list((facts.get('licences') or {}).get('expressions') or {}) or 'none recorded'}.",
+        f"Terms: {count_list((facts.get('licences') or {}).get('terms') or {}) or 'none recorded'}.",
     ]
     if obligations:
         comment.append("Obligations: " + " ".join(_obligation_texts(obligations)))
     if unknown:
-        comment.append(f"Unknown (examples): {_counts(unknown)}.")
+        comment.append(f"Unknown (examples): {count_list(unknown)}.")
     if pii.get("ran"):
         comment.append(
             f"PII check: {pii.get('examples_with_pii', 0)} examples with PII "
-            f"({_counts(pii.get('entities') or {}) or 'no entities'}); "
+            f"({count_list(pii.get('entities') or {}) or 'no entities'}); "
             f"{pii.get('redacted', 0)} redacted copies."
         )
     comment.extend(str(note) for note in pii.get("notes") or [])
@@ -361,16 +374,16 @@ def _ledger_dataset(facts: dict[str, Any], expressions: list[str]) -> _Dataset:
         concluded=concluded,
         concluded_note=note,
         pii=_pii_presence(facts),
-        collection=_collection(facts),
+        collection=collection_process(facts),
         biases=[
-            *_teacher_bias(_written(facts)),
+            *teacher_bias(teacher_written(facts)),
             *_check_biases(facts),
         ],
-        preprocessing=_preprocessing(facts),
-        anonymization=_anonymization(facts),
+        preprocessing=preprocessing_steps(facts),
+        anonymization=anonymization_methods(facts),
         comment=" ".join(comment),
         source_info="; ".join(f"{s['source']} ({s['examples']} examples)" for s in sources) or None,
-        teachers=list(_written(facts)),
+        teachers=list(teacher_written(facts)),
     )
 
 
@@ -385,9 +398,9 @@ def _selection_dataset(facts: dict[str, Any], training: dict[str, Any], ledger: 
     selected = f"selected by the gate under policy pack {pack}: {n} of {gate.get('examples', '?')} examples"
     comment = [f"Gate {'passed' if gate.get('passed') else 'not recorded as passed'}; {selected}."]
     if gate.get("teacher_mix"):
-        comment.append(f"Teacher mix: {_counts(gate['teacher_mix'])}.")
+        comment.append(f"Teacher mix: {count_list(gate['teacher_mix'])}.")
     if gate.get("licence_verdicts"):
-        comment.append(f"Licence verdicts: {_counts(gate['licence_verdicts'])}.")
+        comment.append(f"Licence verdicts: {count_list(gate['licence_verdicts'])}.")
     if gate.get("obligations"):
         comment.append("Obligations: " + " ".join(_obligation_texts(gate["obligations"])))
     if gate.get("waivers_used"):
@@ -399,7 +412,9 @@ def _selection_dataset(facts: dict[str, Any], training: dict[str, Any], ledger: 
         )
     use = gate.get("use")
     mix = gate.get("teacher_mix")
-    teachers = {k: int(v) for k, v in mix.items() if k not in (HUMAN, "unknown")} if mix else _written(facts)
+    teachers = (
+        {k: int(v) for k, v in mix.items() if k not in (HUMAN, "unknown")} if mix else teacher_written(facts)
+    )
     return _Dataset(
         key=f"dataset-{root[:16]}",
         name=f"provenance dataset {root[:16]} ({n} examples)",
@@ -415,7 +430,7 @@ def _selection_dataset(facts: dict[str, Any], training: dict[str, Any], ledger: 
         ),
         # The teachers of this selection when the gate recorded them; the check findings are the
         # ledger's (each names its own counts), since a subset may hold any of them.
-        biases=[*_teacher_bias(teachers), *_check_biases(facts)],
+        biases=[*teacher_bias(teachers), *_check_biases(facts)],
         preprocessing=[selected[0].upper() + selected[1:]],
         anonymization=ledger.anonymization,
         comment=" ".join(comment),
@@ -499,9 +514,9 @@ def _model(facts: dict[str, Any], training: dict[str, Any], dataset: _Dataset) -
         limits.append(f"Student: {finding.get('verdict')}: {finding.get('reason')}")
     comment = []
     if gate.get("teacher_mix"):
-        comment.append(f"Teacher mix: {_counts(gate['teacher_mix'])}.")
+        comment.append(f"Teacher mix: {count_list(gate['teacher_mix'])}.")
     if gate.get("licence_verdicts"):
-        comment.append(f"Licence verdicts: {_counts(gate['licence_verdicts'])}.")
+        comment.append(f"Licence verdicts: {count_list(gate['licence_verdicts'])}.")
     if duties:
         comment.append("Obligations: " + " ".join(duties))
     if training.get("model_digest"):
@@ -544,7 +559,7 @@ def _model(facts: dict[str, Any], training: dict[str, Any], dataset: _Dataset) -
     )
 
 
-def _ref_texts(facts: dict[str, Any], licences: list[str]) -> dict[str, str]:
+def ref_texts(facts: dict[str, Any], licences: list[str]) -> dict[str, str]:
     """Each LicenseRef used, with the terms of the teachers whose licences name it."""
     refs = sorted({ref for expr in licences for ref in _LICENSE_REF.findall(expr)})
     out = {}
@@ -589,7 +604,7 @@ def _plan(facts: dict[str, Any], namespace: str | None) -> _Plan:
                 plan.datasets.append(by_root[root])
         plan.models.append(_model(facts, t, by_root[root]))
     used = [p.declared for p in [*plan.datasets, *plan.models]] + [p.concluded for p in plan.datasets]
-    plan.ref_texts = _ref_texts(facts, used)
+    plan.ref_texts = ref_texts(facts, used)
     return plan
 
 

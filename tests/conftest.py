@@ -71,6 +71,11 @@ def ledger(db: Path):
 @pytest.fixture
 def example(db: Path) -> Path:
     """The bundled example: 175 human seeds, 252 text-davinci-003 and 252 davinci outputs."""
+    return import_example(db)
+
+
+def import_example(db: Path) -> Path:
+    """Import the bundled example into the ledger ``db``; return ``db``."""
     for args in (
         ["seeds", "import", str(EXAMPLES / "seed_tasks.jsonl"), "--manifest", str(EXAMPLES / "seeds.yaml")],
         ["import", str(EXAMPLES / "text-davinci-003_predictions.jsonl"),

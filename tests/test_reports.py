@@ -14,7 +14,7 @@ import duckdb
 import pytest
 import yaml
 
-from tests.conftest import EXAMPLES, run_cli
+from tests.conftest import import_example, run_cli
 
 
 def _cli(db: Path, *args: str) -> Any:
@@ -27,18 +27,7 @@ def _cli(db: Path, *args: str) -> Any:
 def reported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The bundled example checked under the research pack, a tiny student trained, every report written."""
     folder = tmp_path_factory.mktemp("reports")
-    db = folder / "ledger.duckdb"
-    _cli(
-        db, "seeds", "import", str(EXAMPLES / "seed_tasks.jsonl"), "--manifest", str(EXAMPLES / "seeds.yaml")
-    )
-    for teacher in ("text-davinci-003", "davinci"):
-        _cli(
-            db,
-            "import",
-            str(EXAMPLES / f"{teacher}_predictions.jsonl"),
-            "--manifest",
-            str(EXAMPLES / f"{teacher}.yaml"),
-        )
+    db = import_example(folder / "ledger.duckdb")
     _cli(db, "check", "--policy", "research")
     trained = json.loads(
         _cli(

@@ -1,14 +1,17 @@
-"""``provenance report``: the audit report, the data card, the model card and SPDX documents."""
+"""``provenance report``: the audit report, the data card, the model card, SPDX and Croissant."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from provenance.cli.common import State, console, echo_json, json_option, pass_state
+
+if TYPE_CHECKING:
+    from provenance.ledger import Ledger
 
 
 def _out_option(fn: Any) -> Any:
@@ -18,24 +21,30 @@ def _out_option(fn: Any) -> Any:
     )(fn)  # fmt: skip
 
 
-def _facts(state: State) -> dict[str, Any]:
-    """Read the ledger once: the facts every report is written from, with what verify found."""
+def _collect(ledger: Ledger) -> dict[str, Any]:
+    """The facts every report is written from, with what verify found."""
     from audits.verify import verify_ledger
     from reports.facts import collect
 
+    result = verify_ledger(ledger)
+    verified = {
+        "ok": result.ok,
+        "entries": result.entries,
+        "first_problem": result.problems[0].message if result.problems else None,
+    }
+    return collect(ledger, verified=verified)
+
+
+def _facts(state: State) -> dict[str, Any]:
+    """Read the ledger once: the facts every report is written from, with what verify found."""
     with state.open(read_only=True) as ledger:
-        result = verify_ledger(ledger)
-        verified = {
-            "ok": result.ok,
-            "entries": result.entries,
-            "first_problem": result.problems[0].message if result.problems else None,
-        }
-        return collect(ledger, verified=verified)
+        return _collect(ledger)
 
 
-def _done(paths: list[Path], started: float, as_json: bool) -> None:
+def _done(paths: list[Path], started: float, as_json: bool, extra: dict[str, Any] | None = None) -> None:
     if as_json:
-        echo_json({"files": [str(p) for p in paths], "seconds": round(time.perf_counter() - started, 3)})
+        seconds = round(time.perf_counter() - started, 3)
+        echo_json({"files": [str(p) for p in paths], "seconds": seconds, **(extra or {})})
         return
     out = console()
     for p in paths:
@@ -52,6 +61,7 @@ def report() -> None:
       provenance report card --out dataset/
       provenance report model-card --training 3fa2c1 --out students/tiny-1
       provenance report spdx --out sbom/
+      provenance report croissant --out release/
     """
 
 
@@ -132,3 +142,54 @@ def spdx(state: State, out_dir: Path, as_json: bool) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     facts = _facts(state)
     _done([write_spdx3(facts, out_dir), write_spdx23(facts, out_dir)], started, as_json)
+
+
+@report.command("croissant")
+@_out_option
+@click.option("--name", help="The dataset's name in the description.")
+@json_option
+@pass_state
+def croissant(state: State, out_dir: Path, name: str | None, as_json: bool) -> None:
+    """A Croissant 1.1 description with Responsible-AI fields, beside the exported data.
+
+    Exports every example with its provenance to DIR/data.jsonl, then writes DIR/croissant.json:
+    licences, the file and its sha256, the record set `examples` (content, teacher, licence and
+    terms by column), and the RAI fields the ledger can fill: how the data was made, personal
+    information found, biases, limitations (checks not run and why), use cases and conditions,
+    the teacher models. mlcroissant loads it back offline and a few records read through it are
+    compared with the ledger. Needs `pip install 'provenance[croissant]'`.
+
+    \b
+    Example:
+      provenance report croissant --out release/
+    """
+    from provenance.export import export
+    from reports.croissant import (
+        DATA_FILE,
+        CroissantError,
+        require_mlcroissant,
+        validate,
+        write_croissant,
+    )
+
+    started = time.perf_counter()
+    require_mlcroissant()  # before any work: without it nothing can be validated
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with state.open(read_only=True) as ledger:
+        facts = _collect(ledger)
+        data = Path(export(ledger, out_dir / DATA_FILE, "jsonl")["path"])
+        path = write_croissant(facts, out_dir, data, name=name)
+        try:
+            checked = validate(path, ledger, expected=int(facts["dataset"]["examples"]))
+        except CroissantError as exc:  # never leave an invalid description under the name of a valid one
+            rejected = path.replace(path.with_name(f"rejected-{path.name}"))
+            raise CroissantError([*exc.problems, f"the description is kept as {rejected}"]) from exc
+    _done([data, path], started, as_json, {"validated": checked})
+    if not as_json:
+        missing = ", ".join(checked["recommended_missing"])
+        console().print(
+            f"validated with mlcroissant: {checked['records_checked']} records read back match the ledger"
+            + (f"; recommended but not in the ledger, so left out: {missing}" if missing else "")
+        )
+        for warning in checked["warnings"]:
+            console().print(f"mlcroissant: {warning}")
