@@ -104,13 +104,14 @@ def build(path: Path, examples: int) -> None:
         )
         ledger.con.execute(
             f"""
-            INSERT INTO provenance (example_id, set_id, claim, source_index)
-            SELECT sha256(i::VARCHAR), 's' || lpad((i % {n})::VARCHAR, 2, '0'), i::VARCHAR, i
+            INSERT INTO provenance (example_id, set_id, claim, source_index, run_id)
+            SELECT sha256(i::VARCHAR), 's' || lpad((i % {n})::VARCHAR, 2, '0'), i::VARCHAR, i, $run
             FROM range({examples}) t(i)
             UNION ALL
-            SELECT sha256(i::VARCHAR), 's' || lpad(((i * 7 + 3) % {n})::VARCHAR, 2, '0'), 'x' || i, i
+            SELECT sha256(i::VARCHAR), 's' || lpad(((i * 7 + 3) % {n})::VARCHAR, 2, '0'), 'x' || i, i, $run
             FROM range({examples}) t(i) WHERE i % 20 = 0 AND (i * 7 + 3) % {n} != i % {n}
-            """
+            """,
+            {"run": run},
         )
         ledger.end_run(run, {})
 

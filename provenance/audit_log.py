@@ -29,6 +29,7 @@ from provenance.clock import utcnow
 from provenance.ids import content_id
 
 GENESIS = "0" * 64
+NO_RUN = "(no run)"  # where rows that name no run are counted
 DIGEST_VERSION = 2
 
 # table → (run expression, FROM clause, columns of the audited rows (alias t), extra condition)
@@ -135,10 +136,11 @@ def _feed(digest: Any, column: Any, start: int, stop: int) -> None:
 
 
 def _boundaries(runs: Any) -> list[tuple[Any, int, int]]:
-    """(run, start, stop) of each stretch of equal values in a sorted Arrow column."""
+    """(run, start, stop) of each stretch of equal values in a sorted Arrow column (rows that name
+    no run are under ``NO_RUN``, so verify reports them)."""
     import numpy as np
 
-    encoded = runs.dictionary_encode()
+    encoded = runs.fill_null(NO_RUN).dictionary_encode()
     indices = encoded.indices.to_numpy(zero_copy_only=False)
     cuts = [0, *(np.flatnonzero(np.diff(indices)) + 1).tolist(), len(indices)]
     values = encoded.dictionary.to_pylist()

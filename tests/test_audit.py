@@ -175,6 +175,10 @@ def test_verify_passes_and_checks_the_signed_report(trained: dict[str, Path], tm
         ),
         ("provenance_sets", "UPDATE provenance_sets SET licence = 'MIT' WHERE method = 'imported'"),
         ("provenance", "DELETE FROM provenance WHERE example_id = (SELECT min(example_id) FROM provenance)"),
+        (
+            "provenance",
+            "UPDATE provenance SET run_id = NULL WHERE example_id = (SELECT min(example_id) FROM provenance)",
+        ),
         ("audit_log", "DELETE FROM audit_log WHERE seq = 2"),
         ("audit_log", "DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)"),
         ("audit_log", "UPDATE audit_log SET payload = json_object('kind', 'forged') WHERE seq = 1"),
