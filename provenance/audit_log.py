@@ -7,10 +7,12 @@ followed by the canonical JSON of its other fields, so editing, inserting or del
 row, or any audit row, changes something that :func:`digests` and :func:`entry_hash` recompute
 (``audits.verify``).
 
-A table's digest (version 2) is sha256 over the run's rows, each written as the JSON array of its
-columns (self-delimiting, so the concatenation is unambiguous), in a canonical order (sorted by that
-serialization). DuckDB serializes and sorts; the sorted text streams into one
-hashlib digest without a Python object per row. Version 1 (sha256 over the sorted sha256 of each
+A table's digest (version 2) is sha256 over the run's rows in canonical order. Each row is one
+unit: the JSON array of its columns, or, when that is longer than ``INLINE_BYTES``, ``#`` and the
+sha256 of the array. Units are self-delimiting (an array, or ``#`` and 64 hex digits), so their
+concatenation, sorted, determines the rows. DuckDB serializes and sorts (spilling to disk: the
+sorted strings are short); the sorted text streams into one hashlib digest without a Python object
+per row, and short rows need no hash of their own. Version 1 (sha256 over the sorted sha256 of each
 row's ``chr(31)``-joined columns) stays verifiable for rows written before version 2.
 
 Rows are attributed to runs by the run id each table keeps (``first_run_id`` for content that is
@@ -30,6 +32,9 @@ from provenance.ids import content_id
 
 GENESIS = "0" * 64
 NO_RUN = "(no run)"  # where rows that name no run are counted
+# Rows whose JSON array is longer are sorted and hashed by their sha256: DuckDB's sort of long
+# strings does not spill reliably (it ran out of memory on 1 KB rows at 256 MB; 800-byte rows spilled)
+INLINE_BYTES = 256
 DIGEST_VERSION = 2
 
 # table → (run expression, FROM clause, columns of the audited rows (alias t), extra condition)
@@ -100,14 +105,16 @@ def _where(table: str, one_run: bool) -> str:
 
 
 def _rows_sql(table: str, one_run: bool) -> str:
-    """SQL (version 2): [run,] the JSON array of each audited row's columns, in canonical order."""
+    """SQL (version 2): [run,] each audited row's unit (its JSON array of columns, or ``#`` and the
+    sha256 of that array when it is longer than ``INLINE_BYTES``), sorted."""
     run, source, columns, _ = _TABLES[table]
     row = "CAST(json_array(" + ", ".join(f"CAST(t.{c} AS VARCHAR)" for c in columns) + ") AS VARCHAR)"
+    unit = f"CASE WHEN strlen(s) <= {INLINE_BYTES} THEN s ELSE '#' || sha256(s) END"
     if one_run:
-        return f"SELECT {row} AS s FROM {source}{_where(table, True)} ORDER BY s"
+        return f"SELECT {unit} AS u FROM (SELECT {row} AS s FROM {source}{_where(table, True)}) ORDER BY u"
     return (
-        f"SELECT CAST({run} AS VARCHAR) AS run, {row} AS s FROM {source}{_where(table, False)} "
-        "ORDER BY run, s"
+        f"SELECT run, {unit} AS u FROM (SELECT CAST({run} AS VARCHAR) AS run, {row} AS s "
+        f"FROM {source}{_where(table, False)}) ORDER BY run, u"
     )
 
 
@@ -140,6 +147,8 @@ def _boundaries(runs: Any) -> list[tuple[Any, int, int]]:
     no run are under ``NO_RUN``, so verify reports them)."""
     import numpy as np
 
+    if not len(runs):
+        return []
     encoded = runs.fill_null(NO_RUN).dictionary_encode()
     indices = encoded.indices.to_numpy(zero_copy_only=False)
     cuts = [0, *(np.flatnonzero(np.diff(indices)) + 1).tolist(), len(indices)]
@@ -191,6 +200,17 @@ def digests(
                 continue
         for run, vouched in _table_digests(con, table, run_id, version).items():
             out.setdefault(run, {})[table] = vouched
+    return out
+
+
+def row_counts(con: Any) -> dict[str, dict[str, int]]:
+    """run id → table → rows that name it, for every run (``NO_RUN`` for rows that name none)."""
+    out: dict[str, dict[str, int]] = {}
+    for table in AUDITED:
+        run, source, _, _ = _TABLES[table]
+        sql = f"SELECT CAST({run} AS VARCHAR), count(*) FROM {source}{_where(table, False)} GROUP BY 1"
+        for name, n in con.execute(sql).fetchall():
+            out.setdefault(NO_RUN if name is None else str(name), {})[table] = int(n)
     return out
 
 

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import re
 import tempfile
 from collections.abc import Iterator
@@ -582,8 +583,10 @@ def _same(read: Any, stored: str | None) -> bool:
     the few lines read here may all do) into numbers."""
     if (read or "") == (stored or ""):
         return True
-    number = _number(stored)
-    return number is not None and number == _number(read)
+    number, got = _number(stored), _number(read)
+    if read is None or (got is not None and math.isnan(got)):  # pandas' NaN: "NaN", or no value
+        return not stored or (number is not None and math.isnan(number))
+    return number is not None and number == got
 
 
 def _numeric_columns(ledger: Ledger) -> list[str]:

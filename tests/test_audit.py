@@ -633,3 +633,29 @@ def test_the_signature_covers_the_whole_report(trained: dict[str, Path], tmp_pat
     forged.write_text(json.dumps(report))
     result = run_cli("verify", "--report", str(forged), "--pubkey", f"{trained['key']}.pub", db=trained["db"])
     assert result.exit_code == 1 and "INVALID" in result.stdout
+
+
+def test_audit_digests_of_long_rows_stay_within_duckdbs_memory_limit(tmp_path: Path):
+    """Rows longer than INLINE_BYTES are sorted by their sha256, so the sort spills: 150,000 rows of
+    1.2 KB (180 MB) digest under a 128 MB limit, where sorting the rows themselves runs out of memory."""
+    from provenance import audit_log
+    from provenance.ledger import Ledger
+
+    with Ledger.open(tmp_path / "long.duckdb") as ledger:
+        with ledger.transaction():
+            run = ledger.begin_run("test", {})
+            ledger.con.execute(
+                "INSERT INTO examples SELECT sha256(i::VARCHAR), 'instruction', 'task ' || i, '', "
+                "repeat(sha256(i::VARCHAR), 17), NULL, ?, now() FROM range(150000) t(i)",
+                [run],
+            )
+            ledger.end_run(run, {})
+        ledger.con.execute("SET memory_limit = '128MB'")
+        every = audit_log.digests(ledger.con)[run]["examples"]
+        assert every == audit_log.digests(ledger.con, run)[run]["examples"]
+        assert every["rows"] == 150000
+        vouched = ledger.con.execute("SELECT vouched FROM audit_log WHERE run_id = ?", [run]).fetchone()[0]
+        assert json.loads(vouched)["examples"] == every
+        with pytest.MonkeyPatch.context() as patch, pytest.raises(duckdb.OutOfMemoryException):
+            patch.setattr(audit_log, "INLINE_BYTES", 1 << 20)  # the rows themselves in the sort
+            audit_log.digests(ledger.con, run)

@@ -253,3 +253,29 @@ def test_a_description_that_reads_wrong_data_is_rejected(
     assert result.exit_code == 3
     assert "output differs from the ledger" in result.stderr
     assert not (out / "croissant.json").exists() and (out / "rejected-croissant.json").exists()
+
+
+def test_a_nan_looking_text_read_back_as_a_number_still_matches(db: Path, write_jsonl, mlc: Any):
+    """pandas reads a numeric-looking column's "NaN" as NaN, which equals nothing: still the ledger's text."""
+    chats = [
+        {
+            "id": f"conv-{i}",
+            "messages": [{"role": "user", "content": f"Hi {i}"}, {"role": "assistant", "content": "Hi"}],
+        }
+        for i in range(2)
+    ]
+    plain = [
+        {"instruction": f"Task {i}.", "input": "", "output": out} for i, out in enumerate(["2", "NaN", "3"])
+    ]
+    argv = ("--origin", "machine", "--teacher", "gpt-4o")
+    assert (
+        run_cli("import", str(write_jsonl(chats, "chat.jsonl")), "--format", "chat", *argv, db=db).exit_code
+        == 0
+    )
+    assert (
+        run_cli("import", str(write_jsonl(plain, "plain.jsonl")), "--format", "jsonl", *argv, db=db).exit_code
+        == 0
+    )
+    result = run_cli("report", "croissant", "--out", str(db.parent / "desc"), "--json", db=db)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["validated"]["records_checked"] == 5
