@@ -16,7 +16,8 @@ per row, and short rows need no hash of their own. Version 1 (sha256 over the so
 row's ``chr(31)``-joined columns) stays verifiable for rows written before version 2.
 
 Rows are attributed to runs by the run id each table keeps (``first_run_id`` for content that is
-written once, the batch's run for decisions, the judgement's run for its terms). Teacher calls are
+written once, the batch's run for decisions, the judgement's run for its terms; a decision whose
+batch, or a term whose judgement, does not exist names no run, so verify reports it). Teacher calls are
 vouched once they are ok (an error may be retried by a later run; an ok call never changes).
 """
 
@@ -59,13 +60,13 @@ _SPEC: tuple[tuple[str, str, str, str, str], ...] = (
      "created_at", ""),
     ("decision_batches", "t.run_id", "decision_batches t",
      "batch_id context_id run_id decided_at decisions", ""),
-    ("decisions", "b.run_id", "decisions t JOIN decision_batches b USING (batch_id)",
+    ("decisions", "b.run_id", "decisions t LEFT JOIN decision_batches b USING (batch_id)",
      "example_id batch_id basis verdict decision score reason details ref", ""),
     ("licence_judgements", "t.first_run_id", "licence_judgements t",
      "judgement_no judgement_id context_id verdict permitted reason reasons obligations findings "
      "first_run_id created_at", ""),
     ("judgement_terms", "j.first_run_id",
-     "judgement_terms t JOIN licence_judgements j USING (judgement_no)",
+     "judgement_terms t LEFT JOIN licence_judgements j USING (judgement_no)",
      "judgement_no entry_id terms_id terms_version", ""),
     ("policy_packs", "t.first_run_id", "policy_packs t",
      "pack_hash name source content first_run_id created_at", ""),

@@ -179,6 +179,11 @@ def test_verify_passes_and_checks_the_signed_report(trained: dict[str, Path], tm
             "provenance",
             "UPDATE provenance SET run_id = NULL WHERE example_id = (SELECT min(example_id) FROM provenance)",
         ),
+        (
+            "decisions",
+            "INSERT INTO decisions SELECT example_id, 999999, basis, verdict, 'pass', score, reason, "
+            "details, ref FROM decisions LIMIT 1",
+        ),
         ("audit_log", "DELETE FROM audit_log WHERE seq = 2"),
         ("audit_log", "DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)"),
         ("audit_log", "UPDATE audit_log SET payload = json_object('kind', 'forged') WHERE seq = 1"),
