@@ -120,12 +120,15 @@ def _rows_sql(table: str, one_run: bool) -> str:
 
 
 def _hashes_sql_v1(table: str, one_run: bool) -> str:
-    """SQL (version 1): (run, sha256 of the chr(31)-joined columns) of each row, sorted by run, hash."""
+    """SQL (version 1): [run,] the sha256 of each row's chr(31)-joined columns, sorted."""
     run, source, columns, _ = _TABLES[table]
     parts = ", ".join(f"coalesce(CAST(t.{c} AS VARCHAR), chr(1))" for c in columns)
+    row = f"sha256(concat_ws(chr(31), {parts}))"
+    if one_run:
+        return f"SELECT {row} AS s FROM {source}{_where(table, True)} ORDER BY s"
     return (
-        f"SELECT CAST({run} AS VARCHAR) AS run, sha256(concat_ws(chr(31), {parts})) AS s "
-        f"FROM {source}{_where(table, one_run)} ORDER BY run, s"
+        f"SELECT CAST({run} AS VARCHAR) AS run, {row} AS s FROM {source}{_where(table, False)} "
+        "ORDER BY run, s"
     )
 
 
@@ -159,11 +162,9 @@ def _boundaries(runs: Any) -> list[tuple[Any, int, int]]:
 
 def _table_digests(con: Any, table: str, run_id: str | None, version: int) -> dict[str, dict[str, Any]]:
     """run id → {"rows": n, "digest": sha256} for one table's rows, streamed out of DuckDB sorted."""
-    args = [run_id] if run_id is not None else []
-    if version == 1:
-        sql, one_run = _hashes_sql_v1(table, run_id is not None), False
-    else:
-        sql, one_run = _rows_sql(table, run_id is not None), run_id is not None
+    one_run = run_id is not None
+    sql = (_hashes_sql_v1 if version == 1 else _rows_sql)(table, one_run)
+    args = [run_id] if one_run else []
     out: dict[str, dict[str, Any]] = {}
     current, digest, n = None, hashlib.sha256(), 0
     for batch in con.execute(sql, args).to_arrow_reader(65_536):
