@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from provenance.errors import AmbiguousIdError, InputError, NotFoundError
+from reports.facts import check_of
 
 #: SPDX id (looked up case-insensitively) → Hugging Face hub licence id. Also the ScanCode keys
 #: (``LicenseRef-scancode-*``) and registry ids of model licences the hub has an id of its own for.
@@ -168,9 +169,14 @@ def hub_licence(expressions: Iterable[str]) -> tuple[str, str | None, str | None
 # ---- small helpers --------------------------------------------------------------------------------
 
 
+def mask_emails(text: str) -> str:
+    """``text`` with every e-mail address replaced by ``<EMAIL_ADDRESS>``."""
+    return _EMAIL.sub("<EMAIL_ADDRESS>", text)
+
+
 def _safe(text: Any) -> str:
     """Free text from the ledger, one line, e-mail addresses masked."""
-    return _EMAIL.sub("<EMAIL_ADDRESS>", " ".join(str(text).split()))
+    return mask_emails(" ".join(str(text).split()))
 
 
 def _cell(value: Any) -> str:
@@ -251,7 +257,7 @@ def _checks(facts: dict[str, Any]) -> list[str]:
 
 def _pii(facts: dict[str, Any]) -> list[str]:
     pii = facts.get("pii") or {}
-    check = next((c for c in facts.get("checks") or [] if c.get("kind") == "pii"), None)
+    check = check_of(facts, "pii")
     if not pii.get("ran"):
         why = f": {_safe(check.get('not_run_reason'))}" if check and check.get("not_run_reason") else ""
         return [

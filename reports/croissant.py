@@ -14,7 +14,6 @@ it back, reads a few records and compares them with the ledger.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
@@ -25,7 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from provenance.errors import ProvenanceError
-from reports.cards import _EMAIL
+from provenance.ids import digest_file
+from reports.cards import mask_emails
+from reports.facts import check_of
 from reports.spdx import (
     anonymization_methods,
     check_statements,
@@ -150,14 +151,10 @@ def require_mlcroissant() -> Any:
 def _mask(value: Any) -> Any:
     """Free text from the ledger with e-mail addresses masked, as on the cards."""
     if isinstance(value, str):
-        return _EMAIL.sub("<EMAIL_ADDRESS>", value)
+        return mask_emails(value)
     if isinstance(value, list):
         return [_mask(v) for v in value]
     return value
-
-
-def _check(facts: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    return next((c for c in facts.get("checks") or [] if c.get("kind") == kind), None)
 
 
 def _collection_types(facts: dict[str, Any]) -> list[str]:
@@ -177,7 +174,7 @@ def _collection_types(facts: dict[str, Any]) -> list[str]:
 def _personal(facts: dict[str, Any]) -> list[str]:
     """rai:personalSensitiveInformation: what the PII check found, or that it did not look."""
     pii = facts.get("pii") or {}
-    check = _check(facts, "pii")
+    check = check_of(facts, "pii")
     n = int((facts.get("dataset") or {}).get("examples") or 0)
     if not pii.get("ran"):
         why = first_clause(check.get("not_run_reason") or "no reason recorded") if check else None
@@ -274,7 +271,7 @@ def _obligation(o: dict[str, Any]) -> str:
 def _use_cases(facts: dict[str, Any]) -> list[str]:
     """rai:dataUseCases: what the licence check and the gate cleared the data for, with its conditions."""
     out = []
-    check = _check(facts, "licence")
+    check = check_of(facts, "licence")
     n = int((facts.get("dataset") or {}).get("examples") or 0)
     verdicts: dict[str, int] = {}
     for t in facts.get("teachers") or []:
@@ -453,15 +450,6 @@ def _record_set(facts: dict[str, Any], file_id: str) -> dict[str, Any]:
     }
 
 
-def sha256_file(path: Path) -> str:
-    """The hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def croissant_document(facts: dict[str, Any], data_file: Path, *, name: str | None = None) -> dict[str, Any]:
     """The Croissant 1.1 JSON-LD (a dict) describing ``data_file`` (an export next to it)."""
     ds = facts.get("dataset") or {}
@@ -483,7 +471,7 @@ def croissant_document(facts: dict[str, Any], data_file: Path, *, name: str | No
                 "contentUrl": data_file.name,
                 "contentSize": f"{data_file.stat().st_size} B",
                 "encodingFormat": "application/jsonlines",
-                "sha256": sha256_file(data_file),
+                "sha256": digest_file(str(data_file)),
             }
         ],
         "recordSet": [_record_set(facts, data_file.name)],
@@ -669,7 +657,7 @@ def _head(path: Path, description: Path, sample: int) -> Iterator[Any]:
             for _, line in zip(range(sample), src, strict=False):
                 dst.write(line)
         (node,) = doc["distribution"]
-        node.update(sha256=sha256_file(head), contentSize=f"{head.stat().st_size} B")
+        node.update(sha256=digest_file(str(head)), contentSize=f"{head.stat().st_size} B")
         (Path(tmp) / description.name).write_text(json.dumps(doc), "utf-8")
         yield mlc.Dataset(jsonld=Path(tmp) / description.name)
 
@@ -685,7 +673,7 @@ def validate(path: Path, ledger: Ledger, *, expected: int, sample: int = SAMPLE)
     problems = []
     (node,) = dataset.metadata.distribution
     data = path.parent / node.content_url
-    if sha256_file(data) != node.sha256:
+    if digest_file(str(data)) != node.sha256:
         raise CroissantError([f"{data.name} does not have the sha256 the description states"])
     with data.open("rb") as f:
         lines = sum(1 for _ in f)

@@ -26,6 +26,11 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+def check_of(facts: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    """The collected check of ``kind`` (licence, pii, ...), or None when the pack has none."""
+    return next((c for c in facts.get("checks") or [] if c.get("kind") == kind), None)
+
+
 def size_category(n: int) -> str:
     """The Hugging Face hub's size_categories value for ``n`` examples."""
     for limit, label in (

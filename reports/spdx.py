@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from provenance.errors import ProvenanceError
 from provenance.ids import content_id
+from reports.facts import check_of
 
 BASE = "https://provenance.invalid"
 SPDX3_FILE = "dataset.spdx3.json"
@@ -271,7 +272,7 @@ def preprocessing_steps(facts: dict[str, Any]) -> list[str]:
 def _ledger_concluded(facts: dict[str, Any], declared: str) -> tuple[str, str]:
     """Concluded = declared when the licence check judged every example and permitted them all."""
     examples = int((facts.get("dataset") or {}).get("examples") or 0)
-    check = next((c for c in facts.get("checks") or [] if c.get("kind") == "licence"), None)
+    check = check_of(facts, "licence")
     if declared == NOASSERTION:
         return NOASSERTION, "the declared licence is not known for every example"
     if check is None or check.get("status") != "ran":
