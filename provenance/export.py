@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from provenance.errors import InputError
-from provenance.ledger import Ledger
+from provenance.ledger import Ledger, sql_literal
 
 FORMATS = ("jsonl", "parquet")
 PART_EXAMPLES = 16_384
@@ -43,10 +43,6 @@ _QUERY = """
     GROUP BY e.example_id, e.kind, e.instruction, e.input, e.output, e.messages
     ORDER BY e.example_id
 """
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _queries(ledger: Ledger) -> Iterator[str]:
@@ -75,8 +71,8 @@ def _ranges(ledger: Ledger) -> Iterator[str]:
     bounds = [None, *cuts, None]
     for lo, hi in itertools.pairwise(bounds):
         conditions = [
-            f"e.example_id >= {_literal(lo)}" if lo else "",
-            f"e.example_id < {_literal(hi)}" if hi else "",
+            f"e.example_id >= {sql_literal(lo)}" if lo else "",
+            f"e.example_id < {sql_literal(hi)}" if hi else "",
         ]
         yield " AND ".join(c for c in conditions if c) or "true"
 
@@ -86,7 +82,7 @@ def _write_jsonl(ledger: Ledger, partial: Path) -> None:
     try:
         with partial.open("wb") as out:
             for query in _queries(ledger):
-                ledger.con.execute(f"COPY ({query}) TO {_literal(str(piece))} (FORMAT json)")
+                ledger.con.execute(f"COPY ({query}) TO {sql_literal(str(piece))} (FORMAT json)")
                 with piece.open("rb") as part:
                     shutil.copyfileobj(part, out, 1 << 20)
     finally:

@@ -541,14 +541,18 @@ def memory_limit() -> str:
 ROW_GROUP_SIZE = int(os.environ.get("PROVENANCE_ROW_GROUP_SIZE") or 20_480)
 
 
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal, for statements that take no bound parameter (ATTACH, COPY)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     options = ["READ_ONLY"] if read_only else [f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}"]
     # spill files go next to the ledger, not into the working directory
     con = duckdb.connect(":memory:", config={"memory_limit": memory_limit(), "temp_directory": f"{path}.tmp"})
     con.execute("SET enable_progress_bar = false")  # commands show their own; --json output stays clean
     try:
-        literal = "'" + str(path).replace("'", "''") + "'"  # ATTACH takes no bound parameter
-        con.execute(f"ATTACH {literal} AS ledger ({', '.join(options)})")
+        con.execute(f"ATTACH {sql_literal(str(path))} AS ledger ({', '.join(options)})")  # no bound parameter
         con.execute("USE ledger")
         return con
     except duckdb.IOException as exc:
