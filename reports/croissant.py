@@ -14,6 +14,7 @@ it back, reads a few records and compares them with the ledger.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -662,6 +663,17 @@ def _head(path: Path, description: Path, sample: int) -> Iterator[Any]:
         yield mlc.Dataset(jsonld=Path(tmp) / description.name)
 
 
+def _sha256_and_lines(path: Path) -> tuple[str, int]:
+    """The sha256 of a file and its number of lines, in one read."""
+    digest, lines, last = hashlib.sha256(), 0, b"\n"
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return digest.hexdigest(), lines + (last != b"\n")  # a last line without its newline counts
+
+
 def validate(path: Path, ledger: Ledger, *, expected: int, sample: int = SAMPLE) -> dict[str, Any]:
     """Validate the description at ``path`` and the file it names; raise CroissantError.
 
@@ -673,10 +685,9 @@ def validate(path: Path, ledger: Ledger, *, expected: int, sample: int = SAMPLE)
     problems = []
     (node,) = dataset.metadata.distribution
     data = path.parent / node.content_url
-    if digest_file(str(data)) != node.sha256:
+    sha, lines = _sha256_and_lines(data)
+    if sha != node.sha256:
         raise CroissantError([f"{data.name} does not have the sha256 the description states"])
-    with data.open("rb") as f:
-        lines = sum(1 for _ in f)
     if lines != expected:
         problems.append(f"{data.name} holds {lines} examples, the ledger {expected}")
     try:
