@@ -92,6 +92,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"db": db, "out": out, "key": key, "pack": light, "folder": folder}
 
 
+def copy_ledger(trained: dict[str, Path], tmp_path: Path) -> Path:
+    """A copy of the trained ledger to alter."""
+    return Path(shutil.copy(trained["db"], tmp_path / "copy.duckdb"))
+
+
 def test_trained_student_holds_model_and_audit(trained: dict[str, Path]):
     out, db = trained["out"], trained["db"]
     names = {p.name for p in out.iterdir()}
@@ -190,8 +195,7 @@ def test_verify_passes_and_checks_the_signed_report(trained: dict[str, Path], tm
     ],
 )
 def test_verify_detects_sql_edits(trained: dict[str, Path], tmp_path: Path, table: str, sql: str):
-    copy = tmp_path / "copy.duckdb"
-    shutil.copy(trained["db"], copy)
+    copy = copy_ledger(trained, tmp_path)
     assert run_cli("verify", db=copy).exit_code == 0
     with duckdb.connect(str(copy)) as con:
         con.execute(sql)
@@ -227,8 +231,7 @@ def test_version_1_digests_still_verify_and_still_catch_edits(trained: dict[str,
 
     from provenance import audit_log
 
-    copy = tmp_path / "copy.duckdb"
-    shutil.copy(trained["db"], copy)
+    copy = copy_ledger(trained, tmp_path)
     with duckdb.connect(str(copy), read_only=True) as con:
         # version 1, computed here independently: sha256 over the sorted sha256 of chr(31)-joined columns
         columns = ["example_id", "kind", "instruction", "input", "output", "messages", "first_run_id"]
@@ -260,8 +263,7 @@ def test_version_1_digests_still_verify_and_still_catch_edits(trained: dict[str,
 
 
 def test_the_digest_version_of_an_audit_row_is_covered_by_its_hash(trained: dict[str, Path], tmp_path: Path):
-    copy = tmp_path / "copy.duckdb"
-    shutil.copy(trained["db"], copy)
+    copy = copy_ledger(trained, tmp_path)
     with duckdb.connect(str(copy)) as con:
         con.execute("UPDATE audit_log SET digest_version = 1 WHERE seq = 1")
     found = json.loads(run_cli("verify", "--json", db=copy).stdout)
@@ -270,8 +272,7 @@ def test_the_digest_version_of_an_audit_row_is_covered_by_its_hash(trained: dict
 
 
 def test_training_refuses_an_altered_ledger(trained: dict[str, Path], tmp_path: Path):
-    copy = tmp_path / "copy.duckdb"
-    shutil.copy(trained["db"], copy)
+    copy = copy_ledger(trained, tmp_path)
     with duckdb.connect(str(copy)) as con:
         con.execute(
             "UPDATE examples SET output = 'tampered' "
@@ -506,8 +507,7 @@ def test_a_training_crash_leaves_no_finished_looking_student(ledger_db: Path, tm
 
 
 def test_a_trained_student_trains_again_as_a_checkpoint(trained: dict[str, Path], tmp_path: Path):
-    copy = tmp_path / "copy.duckdb"
-    shutil.copy(trained["db"], copy)
+    copy = copy_ledger(trained, tmp_path)
     out = tmp_path / "student-2"
     result = run_cli(
         "train",
@@ -559,8 +559,7 @@ def test_redacted_copies_train_only_in_place_of_their_originals(ledger_db: Path,
 def test_a_deleted_last_audit_row_is_not_laundered_by_the_next_command(
     trained: dict[str, Path], tmp_path: Path
 ):
-    copy = tmp_path / "copy.duckdb"
-    shutil.copy(trained["db"], copy)
+    copy = copy_ledger(trained, tmp_path)
     with duckdb.connect(str(copy)) as con:
         con.execute("UPDATE trainings SET model_digest = repeat('0', 64)")
         con.execute("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)")
