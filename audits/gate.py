@@ -28,9 +28,9 @@ from audits.manifest import merkle_root
 from audits.waivers import Waiver, active_waivers
 from policies.engine import CheckReport, PackResult, run_pack
 from policies.packs import LoadedPack
-from provenance.clock import utcnow
-from provenance.decisions import CURRENT_DECISIONS
-from provenance.ledger import Ledger
+from provenance.core.clock import utcnow
+from provenance.core.decisions import CURRENT_DECISIONS
+from provenance.core.ledger import Ledger
 
 EXCLUDING = ("drop", "block", "redact")
 

@@ -23,11 +23,11 @@ from audits.gate import GateResult, evaluate
 from audits.manifest import write_manifest
 from audits.verify import verify_ledger
 from policies.packs import LoadedPack
-from provenance import audit_log
-from provenance.clock import utcnow
-from provenance.errors import InputError
-from provenance.ids import content_id
-from provenance.ledger import Ledger
+from provenance.core import audit_log
+from provenance.core.clock import utcnow
+from provenance.core.errors import InputError
+from provenance.core.ids import content_id
+from provenance.core.ledger import Ledger
 
 REPORT_FILES = frozenset({"AUDIT.json", "AUDIT.md", "manifest.json"})
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from audits.gate import GateResult
-from provenance.ledger import tool_version
+from provenance.core.ledger import tool_version
 
 
 def build(

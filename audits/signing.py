@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from provenance.errors import InputError
+from provenance.core.errors import InputError
 
 STATEMENT = "provenance-audit-v2"
 
@@ -32,7 +32,7 @@ def statement(
 
 def report_digest(report: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of an audit report without its signature block."""
-    from provenance.ids import content_id
+    from provenance.core.ids import content_id
 
     body = {k: v for k, v in report.items() if k != "signature"}
     return content_id(json.loads(json.dumps(body, default=str)))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provenance.errors import InputError, ProvenanceError
+from provenance.core.errors import InputError, ProvenanceError
 
 INSTALL_HINT = "pip install 'provenance[ml]' (or: pip install torch transformers accelerate tokenizers)"
 PROMPT_FORMATS = ("alpaca", "chat", "auto")

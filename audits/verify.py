@@ -14,8 +14,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from provenance import audit_log
-from provenance.ledger import Ledger
+from provenance.core import audit_log
+from provenance.core.ledger import Ledger
 
 
 @dataclass(frozen=True)

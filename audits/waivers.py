@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from provenance.clock import utcnow
-from provenance.errors import InputError
-from provenance.ids import content_id
-from provenance.ledger import Ledger
-from provenance.models import NodeKind
+from provenance.core.clock import utcnow
+from provenance.core.errors import InputError
+from provenance.core.ids import content_id
+from provenance.core.ledger import Ledger
+from provenance.core.models import NodeKind
 
 
 @dataclass(frozen=True)

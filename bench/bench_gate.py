@@ -100,7 +100,7 @@ def part_one(folder: Path, n: int) -> tuple[Path, float, float, float]:
     from audits.gate import evaluate
     from policies.packs import load_pack
     from policies.registry import load_registry
-    from provenance.ledger import Ledger
+    from provenance.core.ledger import Ledger
 
     no_models()
     with Ledger.open(db) as ledger:
@@ -122,7 +122,7 @@ def part_one(folder: Path, n: int) -> tuple[Path, float, float, float]:
 def part_three(folder: Path, steps: int) -> tuple[float, float]:
     """(whole training run, time in the audit trail) on the bundled example."""
     import audits.gated as gated
-    from provenance import audit_log
+    from provenance.core import audit_log
 
     db = folder / "example.duckdb"
     run(db, "seeds", "import", str(EXAMPLES / "seed_tasks.jsonl"), "--manifest", str(EXAMPLES / "seeds.yaml"))

@@ -36,8 +36,8 @@ from results import record  # noqa: E402
 
 CHILD = r"""
 import json, resource, sys, time
-from provenance.ledger import Ledger
-from provenance.models import Declaration
+from provenance.core.ledger import Ledger
+from provenance.core.models import Declaration
 from generators.importers import import_file
 db, path = sys.argv[1], sys.argv[2]
 started = time.perf_counter()
@@ -69,7 +69,7 @@ def build_input(path: Path, records: int) -> None:
 
 
 def fresh_ledger(path: Path) -> None:
-    from provenance.ledger import Ledger
+    from provenance.core.ledger import Ledger
 
     for suffix in ("", ".wal"):
         Path(str(path) + suffix).unlink(missing_ok=True)
@@ -80,7 +80,7 @@ def baseline(db: Path, data: Path, sample: int | None) -> tuple[float, int]:
     """Row-by-row executemany into the same schema; returns (seconds, rows inserted)."""
     import duckdb
 
-    from provenance.clock import utcnow
+    from provenance.core.clock import utcnow
 
     started = time.perf_counter()
     records = json.loads(data.read_text("utf-8"))

@@ -35,9 +35,9 @@ from results import record  # noqa: E402
 from policies.judge import Judge, LicencePolicy, combine  # noqa: E402
 from policies.licence_check import CHECK, VERSION, check_licences  # noqa: E402
 from policies.registry import load_registry  # noqa: E402
-from provenance.clock import utcnow  # noqa: E402
-from provenance.decisions import close_batch, ensure_context, new_batch  # noqa: E402
-from provenance.ledger import Ledger  # noqa: E402
+from provenance.core.clock import utcnow  # noqa: E402
+from provenance.core.decisions import close_batch, ensure_context, new_batch  # noqa: E402
+from provenance.core.ledger import Ledger  # noqa: E402
 
 #: (teacher model, licence, terms id@version, origin)
 SETS = [

@@ -32,8 +32,8 @@ from results import record  # noqa: E402
 
 from generators.clients import OpenAICompatibleClient  # noqa: E402
 from generators.generation import Generation, Limits, NewExample, Round, Templates, start_run  # noqa: E402
-from provenance.ledger import Ledger  # noqa: E402
-from provenance.models import Declaration, Example, Method, Origin, Teacher  # noqa: E402
+from provenance.core.ledger import Ledger  # noqa: E402
+from provenance.core.models import Declaration, Example, Method, Origin, Teacher  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 
 ROUND = 16  # requests per round: the generators' default --round-size

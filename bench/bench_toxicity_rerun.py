@@ -36,7 +36,7 @@ def main() -> None:
     from policies.engine import run_pack
     from policies.packs import load_pack
     from policies.registry import load_registry
-    from provenance.ledger import Ledger
+    from provenance.core.ledger import Ledger
     from tests.tinymodels import build_detoxify_checkpoint
 
     with tempfile.TemporaryDirectory() as tmp:

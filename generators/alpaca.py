@@ -34,8 +34,8 @@ from generators.parsing import (
     split_alpaca,
 )
 from generators.self_instruct import InstructionFilter, Similarity
-from provenance.errors import InputError
-from provenance.models import Example, Method, NodeKind, Relation
+from provenance.core.errors import InputError
+from provenance.core.models import Example, Method, NodeKind, Relation
 
 PROMPT = "alpaca/prompt.txt"
 TEMPLATE_NAMES = (PROMPT,)

@@ -43,8 +43,8 @@ from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from generators.journal import Api, Call, Journal, sanitize_endpoint
-from provenance.errors import ProvenanceError
-from provenance.ids import canonical_json, content_id
+from provenance.core.errors import ProvenanceError
+from provenance.core.ids import canonical_json, content_id
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"

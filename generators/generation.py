@@ -22,12 +22,12 @@ import pyarrow as pa
 
 from generators.clients import NotInJournal, TeacherError, TeacherReply, TeacherRequest, TeacherRequestError
 from generators.journal import Journal
-from provenance.batch import WriteBatch
-from provenance.clock import utcnow
-from provenance.errors import InputError
-from provenance.ids import content_id, digest_file
-from provenance.ledger import Ledger, ProvenanceSet
-from provenance.models import Declaration, Example, Method, NodeKind, Origin, Teacher
+from provenance.core.batch import WriteBatch
+from provenance.core.clock import utcnow
+from provenance.core.errors import InputError
+from provenance.core.ids import content_id, digest_file
+from provenance.core.ledger import Ledger, ProvenanceSet
+from provenance.core.models import Declaration, Example, Method, NodeKind, Origin, Teacher
 
 #: Refusals of one request (its prompt, its size); any other refusal means the endpoint, key or model
 #: is unusable and stops the run.

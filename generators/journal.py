@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from provenance.clock import utcnow
-from provenance.ids import content_id
-from provenance.ledger import Ledger
+from provenance.core.clock import utcnow
+from provenance.core.ids import content_id
+from provenance.core.ledger import Ledger
 
 Api = Literal["chat", "completions"]
 Status = Literal["pending", "ok", "error"]
@@ -419,7 +419,7 @@ def import_calls(ledger: Ledger, path: str | Path) -> tuple[int, int]:
     before anything is written; one bad line is an InputError naming the file and line, and the
     ledger is left unchanged. A call the ledger already has as ok is kept as it is.
     """
-    from provenance.errors import InputError
+    from provenance.core.errors import InputError
 
     path = Path(path)
     if not path.is_file():

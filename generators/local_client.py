@@ -50,8 +50,8 @@ from generators.clients import (
     reply_from_call,
 )
 from generators.journal import Call, Journal, sanitize_endpoint
-from provenance.errors import InputError
-from provenance.ids import content_id
+from provenance.core.errors import InputError
+from provenance.core.ids import content_id
 
 INSTALL_HINT = "pip install torch transformers"
 #: Files whose bytes decide what the model answers: config, weights, tokenizer, chat template.

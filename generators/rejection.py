@@ -30,11 +30,11 @@ from generators.generation import (
     reply_problem,
 )
 from generators.verifiers import Problem, Verdict, Verifier
-from provenance.batch import WriteBatch
-from provenance.errors import InputError
-from provenance.ids import digest_file
-from provenance.ledger import ProvenanceSet
-from provenance.models import Declaration, Example, Method, NodeKind, Relation, Seed, SeedInstance
+from provenance.core.batch import WriteBatch
+from provenance.core.errors import InputError
+from provenance.core.ids import digest_file
+from provenance.core.ledger import ProvenanceSet
+from provenance.core.models import Declaration, Example, Method, NodeKind, Relation, Seed, SeedInstance
 
 TEMPLATES = {"answer": "rejection-sampling/answer.txt", "python": "rejection-sampling/code.txt"}
 

@@ -32,9 +32,9 @@ from generators.generation import (
     reply_problem,
 )
 from generators.journal import Journal, sanitize_endpoint
-from provenance.errors import InputError
-from provenance.ids import content_id, digest_file
-from provenance.models import Example, Method
+from provenance.core.errors import InputError
+from provenance.core.ids import content_id, digest_file
+from provenance.core.models import Example, Method
 
 PROMPT = "responses/prompt.txt"
 TEMPLATE_NAMES = (PROMPT,)

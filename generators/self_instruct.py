@@ -49,8 +49,8 @@ from generators.parsing import (
     parse_yes_no,
     split_self_instruct,
 )
-from provenance.errors import InputError
-from provenance.models import Example, Method, NodeKind, Relation
+from provenance.core.errors import InputError
+from provenance.core.models import Example, Method, NodeKind, Relation
 
 BOOTSTRAP = "self-instruct/bootstrap.txt"
 BOOTSTRAP_CLF = "self-instruct/bootstrap-classification.txt"

@@ -42,7 +42,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from provenance.errors import InputError, ProvenanceError
+from provenance.core.errors import InputError, ProvenanceError
 
 ANSWER_MODES: tuple[str, ...] = ("auto", "number", "exact")
 ISOLATION_MODES: tuple[str, ...] = ("auto", "namespace", "audit-hook")

@@ -21,11 +21,11 @@ import pyarrow as pa
 from policies.checks import check_class
 from policies.checks.base import BatchCheck, Check, CheckUnavailable, Outcome, SequentialCheck
 from policies.packs import Action, CheckSpec, LoadedPack
-from provenance.clock import utcnow
-from provenance.decisions import CURRENT_DECISIONS, close_batch, ensure_context, new_batch
-from provenance.errors import LedgerError
-from provenance.ids import content_id
-from provenance.ledger import Ledger
+from provenance.core.clock import utcnow
+from provenance.core.decisions import CURRENT_DECISIONS, close_batch, ensure_context, new_batch
+from provenance.core.errors import LedgerError
+from provenance.core.ids import content_id
+from provenance.core.ledger import Ledger
 
 #: progress(check name, examples done, examples in all); total 0 means "unknown yet".
 Progress = Callable[[str, int, int], None]

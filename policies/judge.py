@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from provenance.ids import content_id
-from provenance.licences import normalize_licence, spdx_field
-from provenance.models import TermsStatus
+from provenance.core.ids import content_id
+from provenance.core.licences import normalize_licence, spdx_field
+from provenance.core.models import TermsStatus
 
 if TYPE_CHECKING:
     from policies.registry import Entry, LicenceRule, Obligation, Registry

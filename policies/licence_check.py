@@ -18,10 +18,10 @@ import pyarrow as pa
 
 from policies.judge import Finding, Judge, Judgement, LicencePolicy, combine
 from policies.registry import Registry
-from provenance.clock import utcnow
-from provenance.decisions import close_batch, ensure_context, new_batch
-from provenance.ids import content_id
-from provenance.ledger import Ledger
+from provenance.core.clock import utcnow
+from provenance.core.decisions import close_batch, ensure_context, new_batch
+from provenance.core.ids import content_id
+from provenance.core.ledger import Ledger
 
 CHECK = "licence"
 VERSION = "1"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from provenance.licences import normalize_licence
+from provenance.core.licences import normalize_licence
 
 Tree = tuple[str, Any]
 

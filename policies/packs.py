@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from policies.checks import CHECK_KINDS, check_class
 from policies.judge import LicencePolicy, Use
-from provenance.errors import InputError
-from provenance.ids import content_id
-from provenance.licences import spdx_field
-from provenance.yamlfile import line_of, load_yaml, validation_error
+from provenance.core.errors import InputError
+from provenance.core.ids import content_id
+from provenance.core.licences import spdx_field
+from provenance.core.yamlfile import line_of, load_yaml, validation_error
 
 SHIPPED = ("research", "commercial", "release")
 

@@ -13,9 +13,9 @@ import orjson
 import pyarrow as pa
 
 from policies.checks.base import example_texts
-from provenance.clock import utcnow
-from provenance.ids import chat_id, instruction_id
-from provenance.ledger import Ledger
+from provenance.core.clock import utcnow
+from provenance.core.ids import chat_id, instruction_id
+from provenance.core.ledger import Ledger
 
 _FIELDS = ("instruction", "input", "output", "messages")
 

@@ -18,11 +18,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from provenance.errors import InputError
-from provenance.ids import content_id
-from provenance.licences import spdx_field
-from provenance.models import TermsStatus
-from provenance.yamlfile import line_of, load_yaml, validation_error
+from provenance.core.errors import InputError
+from provenance.core.ids import content_id
+from provenance.core.licences import spdx_field
+from provenance.core.models import TermsStatus
+from provenance.core.yamlfile import line_of, load_yaml, validation_error
 
 SHIPPED = "teachers.yaml"
 _SLUG = r"^[a-z0-9][a-z0-9.\-]*$"

@@ -2,7 +2,7 @@
 
 Importing this package is cheap: DuckDB, pyarrow and pydantic load when a submodule needs them.
 
->>> from provenance.ledger import Ledger
+>>> from provenance.core.ledger import Ledger
 >>> with Ledger.open("provenance.duckdb") as ledger: ...  # doctest: +SKIP
 """
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from provenance.errors import AmbiguousIdError, InputError, NotFoundError
+from provenance.core.errors import AmbiguousIdError, InputError, NotFoundError
 from reports.facts import check_of
 
 #: SPDX id (looked up case-insensitively) → Hugging Face hub licence id. Also the ScanCode keys

@@ -1,6 +1,6 @@
 """A Croissant 1.1 description of the dataset with its Responsible-AI (RAI) fields, from the facts.
 
-The description points at ``data.jsonl`` next to it, written by :func:`provenance.export.export`
+The description points at ``data.jsonl`` next to it, written by :func:`provenance.core.export.export`
 (one example a line, with every provenance claim), and reads its ``examples`` record set from that
 file by column. The RAI fields say what the ledger knows and nothing else: how the examples were
 made, the checks' findings (or why a check did not run), the PII check's counts, the teachers'
@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from provenance.errors import ProvenanceError
-from provenance.ids import digest_file
+from provenance.core.errors import ProvenanceError
+from provenance.core.ids import digest_file
 from reports.cards import mask_emails
 from reports.facts import check_of
 from reports.spdx import (
@@ -42,7 +42,7 @@ from reports.spdx import (
 )
 
 if TYPE_CHECKING:
-    from provenance.ledger import Ledger
+    from provenance.core.ledger import Ledger
 
 CROISSANT_FILE = "croissant.json"
 DATA_FILE = "data.jsonl"

@@ -12,11 +12,11 @@ import json
 from collections import Counter
 from typing import Any
 
-from provenance import audit_log
-from provenance.clock import utcnow
-from provenance.decisions import CURRENT_DECISIONS
-from provenance.ledger import Ledger, tool_version
-from provenance.queries import stats
+from provenance.core import audit_log
+from provenance.core.clock import utcnow
+from provenance.core.decisions import CURRENT_DECISIONS
+from provenance.core.ledger import Ledger, tool_version
+from provenance.queries.summary import stats
 
 SAMPLES = 3  # examples shown per check
 _FIELDS = ("instruction", "input", "output")

@@ -14,8 +14,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from provenance.decisions import CURRENT_DECISIONS
-from provenance.ledger import Ledger
+from provenance.core.decisions import CURRENT_DECISIONS
+from provenance.core.ledger import Ledger
 
 
 def junit_xml(ledger: Ledger, run_id: str, *, limit: int = 1000) -> bytes:

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from provenance.errors import ProvenanceError
-from provenance.ids import content_id
+from provenance.core.errors import ProvenanceError
+from provenance.core.ids import content_id
 from reports.facts import check_of
 
 BASE = "https://provenance.invalid"

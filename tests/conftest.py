@@ -62,7 +62,7 @@ def db(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ledger(db: Path):
-    from provenance.ledger import Ledger
+    from provenance.core.ledger import Ledger
 
     with Ledger.open(db) as opened:
         yield opened
@@ -88,7 +88,7 @@ def import_example(db: Path) -> Path:
 
 def snapshot(path: Path) -> dict[str, Any]:
     """Every table's row count and a digest of its sorted rows: equal snapshots, equal ledgers."""
-    from provenance.ledger import Ledger
+    from provenance.core.ledger import Ledger
 
     out: dict[str, Any] = {}
     with Ledger.open(path, read_only=True) as ledger:

@@ -208,7 +208,7 @@ def test_verify_detects_sql_edits(trained: dict[str, Path], tmp_path: Path, tabl
 
 def _rewrite_as_digest_version_1(db: Path) -> None:
     """Re-vouch every audit row with version-1 digests, as a ledger audited before version 2 holds."""
-    from provenance import audit_log
+    from provenance.core import audit_log
 
     with duckdb.connect(str(db)) as con:
         old = audit_log.digests(con, version=1)
@@ -229,7 +229,7 @@ def test_version_1_digests_still_verify_and_still_catch_edits(trained: dict[str,
     """Audit rows written before digest version 2 verify under version 1; edits are still found."""
     import hashlib
 
-    from provenance import audit_log
+    from provenance.core import audit_log
 
     copy = copy_ledger(trained, tmp_path)
     with duckdb.connect(str(copy), read_only=True) as con:
@@ -389,7 +389,7 @@ def test_waivers_count_until_they_expire(ledger_db: Path, tmp_path: Path):
     from audits.gate import evaluate
     from policies.packs import load_pack
     from policies.registry import load_registry
-    from provenance.ledger import Ledger
+    from provenance.core.ledger import Ledger
 
     with Ledger.open(ledger_db) as ledger:
         later = evaluate(
@@ -642,8 +642,8 @@ def test_the_signature_covers_the_whole_report(trained: dict[str, Path], tmp_pat
 def test_audit_digests_of_long_rows_stay_within_duckdbs_memory_limit(tmp_path: Path):
     """Rows longer than INLINE_BYTES are sorted by their sha256, so the sort spills: 150,000 rows of
     1.2 KB (180 MB) digest under a 128 MB limit, where sorting the rows themselves runs out of memory."""
-    from provenance import audit_log
-    from provenance.ledger import Ledger
+    from provenance.core import audit_log
+    from provenance.core.ledger import Ledger
 
     with Ledger.open(tmp_path / "long.duckdb") as ledger:
         with ledger.transaction():

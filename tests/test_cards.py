@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from provenance.errors import InputError, NotFoundError
+from provenance.core.errors import InputError, NotFoundError
 from reports import cards
 
 FACTS = Path(__file__).parent / "data" / "facts_example.json"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from provenance.ledger import Ledger
+from provenance.core.ledger import Ledger
 from tests.conftest import run_cli, snapshot
 
 

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from provenance.cli import cli
-from provenance.ledger import Ledger
+from provenance.core.ledger import Ledger
 from tests.conftest import EXAMPLES, ROOT, run_cli
 
 READ_COMMANDS = [
@@ -139,7 +139,7 @@ def test_show_by_prefix_seed_name_and_ambiguity(populated: Path) -> None:
 
 
 def test_a_prefix_matching_several_examples_is_ambiguous(db: Path, write_jsonl) -> None:
-    from provenance.ids import instruction_id
+    from provenance.core.ids import instruction_id
 
     seen: dict[str, str] = {}
     for i in range(200_000):  # a birthday search: two contents whose ids share 6 hex digits
@@ -179,7 +179,7 @@ def test_export_jsonl_and_parquet_round_trip(populated: Path, tmp_path: Path) ->
 
 def test_export_in_ranges_writes_the_same_files(populated: Path, tmp_path: Path, monkeypatch) -> None:
     """Exported a range of example ids at a time (bounded memory), the files are those of one range."""
-    from provenance import export as export_module
+    from provenance.core import export as export_module
 
     whole = {fmt: tmp_path / f"whole.{fmt}" for fmt in ("jsonl", "parquet")}
     for fmt, path in whole.items():

@@ -175,7 +175,7 @@ def test_only_what_the_ledger_knows(example: Path, mlc: Any, tmp_path: Path):
 def test_an_unknown_property_and_a_record_unlike_the_ledger_are_errors(
     described: dict[str, Any], tmp_path: Path
 ):
-    from provenance.ledger import Ledger
+    from provenance.core.ledger import Ledger
     from reports.croissant import CroissantError, load, validate
 
     copy = tmp_path / "copy"

@@ -44,7 +44,7 @@ def generate(db: Path, kind: str, *args: str, url: str | None = None) -> Any:
 
 
 def rows(db: Path, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    from provenance.ledger import Ledger
+    from provenance.core.ledger import Ledger
 
     with Ledger.open(db, read_only=True) as ledger:
         return ledger.rows(sql, params or [])
@@ -724,7 +724,7 @@ def test_rejection_sampling_samples_every_problem_and_keeps_them_out_of_the_seed
         )
         assert again["sent"] == 10  # another seed asks for other samples
     from generators.generation import load_seeds
-    from provenance.ledger import Ledger
+    from provenance.core.ledger import Ledger
 
     with Ledger.open(seeded, read_only=True) as ledger:
         assert len(load_seeds(ledger)) == 175  # the problems are not demonstrations

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provenance.ids import canonical_json, chat_id, content_id, digest_file, instruction_id
+from provenance.core.ids import canonical_json, chat_id, content_id, digest_file, instruction_id
 
 # any text Python can hold as valid UTF-8 (no lone surrogates): control characters, quotes,
 # backslashes, U+2028, astral planes, …

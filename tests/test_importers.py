@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from generators.importers import import_file, import_seeds
-from provenance.ids import chat_id, instruction_id
-from provenance.ledger import Ledger
-from provenance.models import Declaration, Origin, Teacher, Terms, TermsStatus
+from provenance.core.ids import chat_id, instruction_id
+from provenance.core.ledger import Ledger
+from provenance.core.models import Declaration, Origin, Teacher, Terms, TermsStatus
 from tests.conftest import EXAMPLES
 
 PREDICTION_MODELS = [

@@ -6,7 +6,7 @@ import pytest
 
 from policies.judge import Judge, LicencePolicy
 from policies.registry import load_registry
-from provenance.models import TermsStatus as V
+from provenance.core.models import TermsStatus as V
 
 REGISTRY = load_registry()
 MISTRAL = "mistralai/Mistral-7B-v0.3"  # an Apache-2.0 student outside every teacher's family

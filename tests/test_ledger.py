@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from provenance import migrate
-from provenance.batch import WriteBatch
-from provenance.errors import (
+from provenance.core import migrate
+from provenance.core.batch import WriteBatch
+from provenance.core.errors import (
     LedgerError,
     LedgerLockedError,
     LedgerMissingError,
@@ -20,9 +20,9 @@ from provenance.errors import (
     NotFoundError,
     SchemaVersionError,
 )
-from provenance.ids import instruction_id
-from provenance.ledger import Ledger, ProvenanceSet
-from provenance.models import Declaration, Method, Origin, Teacher
+from provenance.core.ids import instruction_id
+from provenance.core.ledger import Ledger, ProvenanceSet
+from provenance.core.models import Declaration, Method, Origin, Teacher
 from tests.conftest import run_cli, snapshot
 
 
@@ -155,7 +155,7 @@ def test_edges_must_name_stored_nodes_and_stay_acyclic(ledger: Ledger) -> None:
 
 HOLD = """
 import sys, time
-from provenance.ledger import Ledger
+from provenance.core.ledger import Ledger
 ledger = Ledger.open(sys.argv[1])
 print("holding", flush=True)
 time.sleep(30)

@@ -11,7 +11,7 @@ import yaml
 from policies.judge import Judge, LicencePolicy, combine
 from policies.licence_check import check_licences
 from policies.registry import load_registry, shipped_path
-from provenance.ledger import Ledger
+from provenance.core.ledger import Ledger
 from tests.conftest import EXAMPLES, run_cli, snapshot
 
 MISTRAL = "mistralai/Mistral-7B-v0.3"

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from generators.importers import import_seeds
-from provenance.batch import WriteBatch
-from provenance.errors import InputError, NotFoundError
-from provenance.ids import instruction_id
-from provenance.ledger import Ledger, ProvenanceSet
-from provenance.lineage import ancestry, descendants, recall
-from provenance.models import Declaration, LineageEdge, Method, Origin, Teacher, Terms
+from provenance.core.batch import WriteBatch
+from provenance.core.errors import InputError, NotFoundError
+from provenance.core.ids import instruction_id
+from provenance.core.ledger import Ledger, ProvenanceSet
+from provenance.core.lineage import ancestry, descendants, recall
+from provenance.core.models import Declaration, LineageEdge, Method, Origin, Teacher, Terms
 from tests.conftest import EXAMPLES, run_cli
 
 TEACHER = Declaration(

@@ -21,8 +21,8 @@ from generators.local_client import (
     model_digest,
     plain_chat_prompt,
 )
-from provenance.errors import InputError
-from provenance.ledger import Ledger
+from provenance.core.errors import InputError
+from provenance.core.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = [
@@ -318,7 +318,7 @@ def test_replay_imports_neither_torch_nor_transformers(tiny: Tiny, db: Path):
         from generators.clients import NotInJournal
         from generators.journal import Journal
         from generators.local_client import TransformersClient
-        from provenance.ledger import Ledger
+        from provenance.core.ledger import Ledger
 
         with Ledger.open({str(db)!r}) as ledger:
             with ledger.transaction():

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from provenance.errors import LicenceError
-from provenance.licences import normalize_licence
-from provenance.models import (
+from provenance.core.errors import LicenceError
+from provenance.core.licences import normalize_licence
+from provenance.core.models import (
     Declaration,
     Example,
     LineageEdge,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from policies.packs import SHIPPED, load_pack
-from provenance.errors import InputError
+from provenance.core.errors import InputError
 from tests.conftest import run_cli, snapshot
 
 GOOD = """\

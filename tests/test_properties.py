@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from generators.importers import import_file
-from provenance.errors import InputError
-from provenance.ids import instruction_id
-from provenance.ledger import Ledger
-from provenance.models import Declaration
+from provenance.core.errors import InputError
+from provenance.core.ids import instruction_id
+from provenance.core.ledger import Ledger
+from provenance.core.models import Declaration
 from tests.conftest import EXAMPLES, snapshot
 
 text = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=30)

@@ -11,7 +11,7 @@ import yaml
 
 from policies.registry import load_registry, shipped_path
 from policies.resolve import normalize_model_id, resolve_dataset, resolve_model
-from provenance.errors import InputError
+from provenance.core.errors import InputError
 from tests.conftest import run_cli
 
 REGISTRY = load_registry()

@@ -27,8 +27,8 @@ from generators.clients import (
     retry_after_seconds,
 )
 from generators.journal import Journal, sanitize_endpoint
-from provenance.ids import content_id
-from provenance.ledger import Ledger
+from provenance.core.ids import content_id
+from provenance.core.ledger import Ledger
 from tests.fake_openai import FakeOpenAI, Reply, completion, malformed, rate_limited, server_error, truncated
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -374,7 +374,7 @@ WORKER = textwrap.dedent(
     import sys
     from generators.clients import OpenAICompatibleClient
     from generators.journal import Journal
-    from provenance.ledger import Ledger
+    from provenance.core.ledger import Ledger
 
     db, url, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     with Ledger.open(db) as ledger:

@@ -24,7 +24,7 @@ from audits.train import (
     tokenize_record,
     train_student,
 )
-from provenance.errors import InputError
+from provenance.core.errors import InputError
 
 EOS, PAD = "<|endoftext|>", "<|pad|>"
 TEMPLATE = (

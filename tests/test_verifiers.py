@@ -26,7 +26,7 @@ from generators.verifiers import (
     parse_number,
     verifier_for,
 )
-from provenance.errors import InputError
+from provenance.core.errors import InputError
 
 GSM8K_SOLUTION = (
     "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from generators.importers.source import ByteCounter, Source
-from provenance.errors import InputError
+from provenance.core.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from generators.importers.source import ByteCounter, Source
-from provenance.errors import InputError
+from provenance.core.errors import InputError
 
 CHUNK = 1 << 20
 _WS = re.compile(r"[ \t\n\r]*")

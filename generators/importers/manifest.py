@@ -19,10 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from provenance.errors import InputError, LicenceError
-from provenance.licences import normalize_licence
-from provenance.models import Declaration, Origin, Teacher, Terms
-from provenance.yamlfile import line_of, load_yaml, validation_error
+from provenance.core.errors import InputError, LicenceError
+from provenance.core.licences import normalize_licence
+from provenance.core.models import Declaration, Origin, Teacher, Terms
+from provenance.core.yamlfile import line_of, load_yaml, validation_error
 
 
 class Manifest(BaseModel):

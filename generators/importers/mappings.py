@@ -13,8 +13,8 @@ from json.encoder import encode_basestring as _quote
 from typing import Any, NamedTuple
 
 from generators.importers.source import Source
-from provenance.errors import InputError
-from provenance.ids import chat_id, instruction_id, instruction_ids
+from provenance.core.errors import InputError
+from provenance.core.ids import chat_id, instruction_id, instruction_ids
 
 
 class Mapped(NamedTuple):

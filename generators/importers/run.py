@@ -30,11 +30,11 @@ from generators.importers.mappings import (
 )
 from generators.importers.source import ByteCounter, Source
 from generators.importers.writer import BackgroundWriter
-from provenance.batch import WriteBatch
-from provenance.errors import InputError
-from provenance.ids import content_id, digest_file
-from provenance.ledger import Ledger, ProvenanceSet, WriteCounts
-from provenance.models import Declaration, Method, NodeKind, Relation, Seed, SeedInstance
+from provenance.core.batch import WriteBatch
+from provenance.core.errors import InputError
+from provenance.core.ids import content_id, digest_file
+from provenance.core.ledger import Ledger, ProvenanceSet, WriteCounts
+from provenance.core.models import Declaration, Method, NodeKind, Relation, Seed, SeedInstance
 
 #: --format value → field mapping ("hf" picks the mapping from the dataset's columns)
 FORMATS: dict[str, str | None] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from provenance.errors import InputError
+from provenance.core.errors import InputError
 
 ByteCounter = Callable[[int], None]
 CHUNK_RECORDS = 2048

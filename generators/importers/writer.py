@@ -11,8 +11,8 @@ import queue
 import threading
 from types import TracebackType
 
-from provenance.batch import WriteBatch
-from provenance.ledger import Ledger, ProvenanceSet, WriteCounts
+from provenance.core.batch import WriteBatch
+from provenance.core.ledger import Ledger, ProvenanceSet, WriteCounts
 
 _DONE = None
 

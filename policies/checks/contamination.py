@@ -18,7 +18,7 @@ import orjson
 from pydantic import Field, ValidationInfo, field_validator
 
 from policies.checks.base import BatchCheck, CheckSettings, Outcome, example_texts
-from provenance.ids import digest_file
+from provenance.core.ids import digest_file
 
 if TYPE_CHECKING:
     import pyarrow as pa

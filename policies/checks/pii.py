@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field, ValidationInfo, field_validator
 
 from policies.checks.base import BatchCheck, CheckSettings, CheckUnavailable, Outcome, example_texts
-from provenance.ids import digest_file
+from provenance.core.ids import digest_file
 
 if TYPE_CHECKING:
     import pyarrow as pa

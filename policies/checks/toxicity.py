@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from policies.checks.base import BatchCheck, CheckSettings, CheckUnavailable, Outcome, example_texts
-from provenance.errors import InputError
+from provenance.core.errors import InputError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -118,7 +118,7 @@ class ToxicityCheck(BatchCheck):
 
     def identity(self) -> dict[str, Any]:
         from policies.detox import config_sha256
-        from provenance.ids import digest_file_cached
+        from provenance.core.ids import digest_file_cached
 
         checkpoint, config = self._files()
         if getattr(self, "_identity", None) is None:

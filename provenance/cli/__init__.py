@@ -17,7 +17,7 @@ import click
 
 from provenance import __version__
 from provenance.cli.common import State, echo_error
-from provenance.errors import ProvenanceError
+from provenance.core.errors import ProvenanceError
 
 _COMMANDS = {
     "init": "provenance.cli.ledger_cmds:init",

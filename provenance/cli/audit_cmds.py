@@ -288,7 +288,7 @@ def waivers(state: State, as_json: bool) -> None:
       provenance waivers --json
     """
     from audits.waivers import all_waivers
-    from provenance.clock import utcnow
+    from provenance.core.clock import utcnow
 
     with state.open(read_only=True) as ledger:
         found = all_waivers(ledger)
@@ -364,7 +364,7 @@ def verify(state: State, report_path: Path | None, pubkey: Path | None, as_json:
 
 def _check_report(ledger: Any, path: Path, pubkey: Path | None) -> dict[str, Any]:
     from audits.signing import check, report_digest, statement
-    from provenance.errors import InputError
+    from provenance.core.errors import InputError
 
     try:
         report = json.loads(path.read_text("utf-8"))

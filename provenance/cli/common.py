@@ -14,7 +14,7 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from provenance.ledger import Ledger
+    from provenance.core.ledger import Ledger
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,7 +27,7 @@ class State:
 
     def open(self, *, read_only: bool) -> Ledger:
         """Open the ledger (read-only for read commands)."""
-        from provenance.ledger import Ledger
+        from provenance.core.ledger import Ledger
 
         return Ledger.open(self.db, read_only=read_only)
 

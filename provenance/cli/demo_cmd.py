@@ -61,7 +61,7 @@ def demo(folder: Path, force: bool, steps: int) -> None:
       provenance demo --dir demo
     """
     from provenance.cli import cli
-    from provenance.errors import InputError
+    from provenance.core.errors import InputError
 
     if folder.exists() and any(folder.iterdir()):
         if not force:

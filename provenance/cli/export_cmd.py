@@ -27,7 +27,7 @@ def export(state: State, file: Path, fmt: str, as_json: bool) -> None:
     Example:
       provenance export dataset.parquet --format parquet
     """
-    from provenance.export import export as write
+    from provenance.core.export import export as write
 
     with state.open(read_only=True) as ledger:
         result = write(ledger, file, fmt)

@@ -305,7 +305,7 @@ def rejection_sampling(state: State, problems: Path, **opts: Any) -> None:
     """
     from generators.rejection import TEMPLATES, RejectionConfig, RejectionSampling
     from generators.verifiers import load_problems, verifier_for
-    from provenance.models import Declaration
+    from provenance.core.models import Declaration
 
     loaded = load_problems(problems)
     if opts["verifier"] == "answer":
@@ -323,7 +323,7 @@ def rejection_sampling(state: State, problems: Path, **opts: Any) -> None:
         extra_params=_params(opts["extra"]),
     )
     declared = Declaration(licence=opts["problems_licence"], source=opts["problems_source"])
-    from provenance.ids import digest_file
+    from provenance.core.ids import digest_file
 
     params = {
         **config.params(),
@@ -349,7 +349,7 @@ def _declaration(
     """The provenance of the teacher's output: from the registry, unless given."""
     from policies.registry import load_registry
     from policies.resolve import resolve_model
-    from provenance.models import Declaration, Origin, Teacher, Terms
+    from provenance.core.models import Declaration, Origin, Teacher, Terms
 
     resolution = resolve_model(load_registry(registry_files), teacher)
     entry = resolution.entry
@@ -384,7 +384,7 @@ def _generate(
     from generators.generation import Limits, Templates, execute, load_seeds
     from generators.self_instruct import Similarity
     from policies.rouge import RougePool, tokenize
-    from provenance.errors import InputError
+    from provenance.core.errors import InputError
 
     limits = Limits(n=opts["n"], max_requests=opts["max_requests"], budget_tokens=opts["budget_tokens"])
     if opts["concurrency"] < 1:
@@ -459,7 +459,7 @@ def _check_key(opts: dict[str, Any]) -> None:
 def _count_seeds(path: Path, method: str, needed: int) -> None:
     """Read the --seeds file once (a malformed one fails here, naming the line) and count its tasks."""
     from generators.importers.json_files import json_source
-    from provenance.errors import InputError
+    from provenance.core.errors import InputError
 
     if not Path(path).is_file():
         raise InputError("file does not exist", path=path)
@@ -474,7 +474,7 @@ def _seeds(ledger: Any, seeds_file: Path | None, seeds_licence: str | None, load
     if seeds_file is None:
         return load_seeds(ledger)
     from generators.importers import import_seeds
-    from provenance.models import Declaration, Origin
+    from provenance.core.models import Declaration, Origin
 
     summary = import_seeds(ledger, seeds_file, Declaration(origin=Origin.HUMAN, licence=seeds_licence))
     return load_seeds(ledger, summary.sha256)
@@ -581,7 +581,7 @@ def responses(state: State, prompts: Path, **opts: Any) -> None:
       provenance generate responses tasks.jsonl --teacher gpt-4o-mini --api chat -n 5000
     """
     from generators.responses import TEMPLATE_NAMES, Responses, ResponsesConfig, load_prompts
-    from provenance.ids import digest_file
+    from provenance.core.ids import digest_file
 
     records = load_prompts(prompts)
     config = ResponsesConfig(

@@ -138,7 +138,7 @@ def seeds_import(
           --source https://github.com/yizhongw/self-instruct
     """
     from generators.importers import import_seeds, source_size
-    from provenance.models import Origin
+    from provenance.core.models import Origin
 
     _, declaration = _declare(
         manifest,

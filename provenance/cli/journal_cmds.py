@@ -77,7 +77,7 @@ def import_(
       provenance journal import preds.jsonl --from-log --teacher text-davinci-003 --base-url recorded://self-instruct
     """
     from generators.journal import import_calls, import_rows
-    from provenance.errors import InputError
+    from provenance.core.errors import InputError
 
     if from_log and not teacher:
         raise InputError("--from-log needs --teacher (the model that wrote the responses)")

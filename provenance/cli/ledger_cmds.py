@@ -19,7 +19,7 @@ def init(state: State, as_json: bool) -> None:
     Example:
       provenance --db release.duckdb init
     """
-    from provenance import migrate
+    from provenance.core import migrate
 
     with state.open(read_only=False) as ledger:
         version = ledger.schema_version
@@ -41,7 +41,7 @@ def stats(state: State, as_json: bool) -> None:
       provenance stats
       provenance stats --json | jq .teachers
     """
-    from provenance.queries import stats as compute
+    from provenance.queries.summary import stats as compute
 
     with state.open(read_only=True) as ledger:
         result = compute(ledger)
@@ -100,7 +100,7 @@ def show(state: State, ref: str, as_json: bool) -> None:
       provenance show 3fa2c1
       provenance show seed_task_0 --json
     """
-    from provenance.queries import show as compute
+    from provenance.queries.summary import show as compute
 
     with state.open(read_only=True) as ledger:
         result = compute(ledger, ref)

@@ -78,7 +78,7 @@ def check(
     from policies.judge import LicencePolicy
     from policies.licence_check import check_licences
     from policies.registry import load_registry
-    from provenance.errors import InputError
+    from provenance.core.errors import InputError
 
     registry = load_registry(registry_files)
     try:

@@ -28,7 +28,7 @@ def lineage(state: State, ref: str, descendants: bool, max_depth: int, as_json: 
       provenance lineage 3fa2c1
       provenance lineage seed_task_0 --descendants
     """
-    from provenance import lineage as walks
+    from provenance.core import lineage as walks
 
     with state.open(read_only=True) as ledger:
         walk = (walks.descendants if descendants else walks.ancestry)(ledger, ref, max_depth=max_depth)
@@ -82,7 +82,7 @@ def recall(
       provenance recall --teacher text-davinci-003
       provenance recall --seed seed_task_7 --json
     """
-    from provenance.lineage import recall as find
+    from provenance.core.lineage import recall as find
 
     if sum(x is not None for x in (teacher, seed, terms)) != 1:
         raise click.UsageError("give exactly one of --teacher, --seed or --terms")

@@ -11,7 +11,7 @@ import click
 from provenance.cli.common import State, console, echo_json, json_option, pass_state
 
 if TYPE_CHECKING:
-    from provenance.ledger import Ledger
+    from provenance.core.ledger import Ledger
 
 
 def _out_option(fn: Any) -> Any:
@@ -163,7 +163,7 @@ def croissant(state: State, out_dir: Path, name: str | None, as_json: bool) -> N
     Example:
       provenance report croissant --out release/
     """
-    from provenance.export import export
+    from provenance.core.export import export
     from reports.croissant import (
         DATA_FILE,
         CroissantError,

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from provenance.errors import InputError
-from provenance.ledger import Ledger, sql_literal
+from provenance.core.errors import InputError
+from provenance.core.ledger import Ledger, sql_literal
 
 FORMATS = ("jsonl", "parquet")
 PART_EXAMPLES = 16_384

@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from provenance.errors import LicenceError
+from provenance.core.errors import LicenceError
 
 _UNKNOWN_WORDS = {"NOASSERTION", "NONE", "UNKNOWN"}
 _REF = re.compile(r"^(DocumentRef-[A-Za-z0-9.\-]+:)?LicenseRef-[A-Za-z0-9.\-]+$")

@@ -1,6 +1,6 @@
 """The append-only, hash-chained audit log: one row per finished run, vouching for what it wrote.
 
-When a run ends (:meth:`provenance.ledger.Ledger.end_run`), a row is appended in the same
+When a run ends (:meth:`provenance.core.ledger.Ledger.end_run`), a row is appended in the same
 transaction. It holds the run row (kind, status, parameters, summary) and, for every table the run
 wrote to, the number of rows and a digest of them. Its hash is sha256 of the previous row's hash
 followed by the canonical JSON of its other fields, so editing, inserting or deleting any vouched
@@ -28,8 +28,8 @@ import itertools
 import json
 from typing import Any
 
-from provenance.clock import utcnow
-from provenance.ids import content_id
+from provenance.core.clock import utcnow
+from provenance.core.ids import content_id
 
 GENESIS = "0" * 64
 NO_RUN = "(no run)"  # where rows that name no run are counted

@@ -1,4 +1,4 @@
-"""Schema versioning: ordered SQL migrations shipped in ``provenance/migrations/NNNN_name.sql``.
+"""Schema versioning: ordered SQL migrations shipped in ``provenance/core/migrations/NNNN_name.sql``.
 
 Each migration runs in its own transaction together with the row that records it in
 ``schema_version``. Later features add tables by adding the next numbered file. A migration that
@@ -14,8 +14,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from provenance.clock import utcnow
-from provenance.errors import SchemaVersionError
+from provenance.core.clock import utcnow
+from provenance.core.errors import SchemaVersionError
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -38,7 +38,7 @@ class Migration:
 def available() -> tuple[Migration, ...]:
     """The migrations shipped with this code, in order; versions must run 1, 2, 3, … without gaps."""
     found = []
-    for entry in resources.files("provenance").joinpath("migrations").iterdir():
+    for entry in resources.files("provenance.core").joinpath("migrations").iterdir():
         match = _NAME.match(entry.name)
         if match:
             found.append(Migration(int(match.group(1)), match.group(2), entry.read_text("utf-8")))

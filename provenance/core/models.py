@@ -15,8 +15,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from provenance.ids import chat_id, content_id, instruction_id
-from provenance.licences import normalize_licence
+from provenance.core.ids import chat_id, content_id, instruction_id
+from provenance.core.licences import normalize_licence
 
 ID_PATTERN = r"^[0-9a-f]{64}$"
 

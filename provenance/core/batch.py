@@ -1,6 +1,6 @@
 """Column buffers for one bulk write, turned into Arrow tables for the ledger.
 
-Producers (importers, generators) append rows here; :meth:`provenance.ledger.Ledger.write` inserts
+Producers (importers, generators) append rows here; :meth:`provenance.core.ledger.Ledger.write` inserts
 them with one INSERT … SELECT per table. Columns constant across a write (run, declaration,
 source file) are not buffered: the ledger fills them from a ``ProvenanceSet``.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from provenance.models import LineageEdge
+from provenance.core.models import LineageEdge
 
 _STR = pa.string()
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from provenance.errors import InputError
+from provenance.core.errors import InputError
 
 
 def load_yaml(path: str | Path, what: str) -> tuple[Any, Any]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from provenance.errors import InputError, NotFoundError
-from provenance.ledger import Ledger
-from provenance.models import NodeKind, Terms
+from provenance.core.errors import InputError, NotFoundError
+from provenance.core.ledger import Ledger
+from provenance.core.models import NodeKind, Terms
 
 MAX_DEPTH = 256
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from provenance.clock import utcnow
-from provenance.ids import content_id
-from provenance.ledger import Ledger
+from provenance.core.clock import utcnow
+from provenance.core.ids import content_id
+from provenance.core.ledger import Ledger
 
 #: The current decision of every example under one context (``?`` = context id): the newest batch
 #: wins, column by column (``arg_max_null`` keeps a newer NULL reason rather than an older one).

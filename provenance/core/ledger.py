@@ -12,7 +12,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,10 +21,10 @@ from typing import Any, Self
 import duckdb
 import pyarrow as pa
 
-from provenance import audit_log, migrate
-from provenance.batch import WriteBatch
-from provenance.clock import utcnow
-from provenance.errors import (
+from provenance.core import audit_log, migrate
+from provenance.core.batch import WriteBatch
+from provenance.core.clock import utcnow
+from provenance.core.errors import (
     AmbiguousIdError,
     LedgerError,
     LedgerLockedError,
@@ -33,8 +33,8 @@ from provenance.errors import (
     NotFoundError,
     SchemaVersionError,
 )
-from provenance.ids import content_id
-from provenance.models import Declaration, Method, NodeKind, Teacher
+from provenance.core.ids import content_id
+from provenance.core.models import Declaration, Method, NodeKind, Teacher
 
 DEFAULT_PATH = "provenance.duckdb"
 _PID = re.compile(r"\(PID (\d+)\)")
@@ -116,6 +116,31 @@ class WriteCounts:
         self.edges += other.edges
         self.seeds += other.seeds
         return self
+
+
+class Run:
+    """A run in progress (see :meth:`Ledger.run`): its id, and the summary and status it ends with."""
+
+    def __init__(self, ledger: Ledger, run_id: str) -> None:
+        self.ledger = ledger
+        self.run_id = run_id
+        self.summary: dict[str, Any] = {}
+        self.status = "ok"
+        self.error: str | None = None  # the summary's error when the body fails
+        self.ended = False
+
+    def step(self) -> AbstractContextManager[None]:
+        """A transaction of its own inside a non-atomic run."""
+        return self.ledger.transaction()
+
+    def end(self, summary: dict[str, Any] | None = None, status: str | None = None) -> None:
+        """End the run now, inside the current transaction (else it ends when the body returns)."""
+        if summary is not None:
+            self.summary = summary
+        if status is not None:
+            self.status = status
+        self.ledger.end_run(self.run_id, self.summary, self.status)
+        self.ended = True
 
 
 class Ledger:
@@ -200,6 +225,39 @@ class Ledger:
             raise LedgerError("ledger writes must run inside Ledger.transaction()")
 
     # ---- runs and teachers -------------------------------------------------------------
+
+    @contextmanager
+    def run(self, kind: str, params: dict[str, Any] | None = None, *, atomic: bool = True) -> Iterator[Run]:
+        """Begin a run; end it with its audit row when the body returns, or mark it failed.
+
+        ``atomic`` (the default): the run and everything written under it commit in one
+        transaction, and a failure leaves the ledger as it was. Otherwise the run row commits at
+        once, the body writes in :meth:`Run.step` transactions of its own (what committed stays),
+        and a failure ends the run ``failed`` with the error in its summary.
+        """
+        if atomic:
+            with self.transaction():
+                scope = Run(self, self.begin_run(kind, params))
+                yield scope
+                if not scope.ended:
+                    scope.end()
+            return
+        with self.transaction():
+            scope = Run(self, self.begin_run(kind, params))
+        try:
+            yield scope
+        except BaseException as exc:
+            if not scope.ended:
+                if self._in_transaction:  # pragma: no cover - a step's own rollback runs first
+                    raise
+                with self.transaction():
+                    scope.end(
+                        {**scope.summary, "error": scope.error or f"{type(exc).__name__}: {exc}"}, "failed"
+                    )
+            raise
+        if not scope.ended:
+            with self.transaction():
+                scope.end()
 
     def begin_run(self, kind: str, params: dict[str, Any] | None = None) -> str:
         """Record the start of a run; return its id.

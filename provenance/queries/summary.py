@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from provenance import migrate
-from provenance.ledger import Ledger
-from provenance.models import NodeKind, ProvenanceRecord, Run, Teacher, Terms, TermsStatus
+from provenance.core import migrate
+from provenance.core.ledger import Ledger
+from provenance.core.models import NodeKind, ProvenanceRecord, Run, Teacher, Terms, TermsStatus
 
 
 def _scalar(ledger: Ledger, sql: str, params: list[Any] | None = None) -> Any:
