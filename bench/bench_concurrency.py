@@ -1,7 +1,7 @@
 """Concurrency: requests per second of ``provenance generate`` at --concurrency 16 against 1.
 
-The teacher is a local OpenAI-compatible server (tests.fake_openai with the scripted teacher of
-tests.fake_teacher) that answers every request after 200 ms, as a slow remote endpoint would.
+The teacher is a local OpenAI-compatible server (provenance.testing.fake_openai with the scripted teacher of
+provenance.testing.fake_teacher) that answers every request after 200 ms, as a slow remote endpoint would.
 Each run is the whole ``provenance generate alpaca`` command (in process, so interpreter start-up
 is not counted) on a fresh ledger holding the 175 bundled seeds, stopped by --max-requests; the
 two runs send the same requests and accept the same examples (checked). Target: at least 8x the
@@ -20,15 +20,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from click.testing import CliRunner  # noqa: E402
 from results import record  # noqa: E402
 
 from provenance.cli import cli  # noqa: E402
-from tests.fake_openai import FakeOpenAI  # noqa: E402
-from tests.fake_teacher import ScriptedTeacher  # noqa: E402
+from provenance.testing.fake_openai import FakeOpenAI  # noqa: E402
+from provenance.testing.fake_teacher import ScriptedTeacher  # noqa: E402
 
 SEEDS = ROOT / "examples" / "self-instruct" / "seed_tasks.jsonl"
 

@@ -31,13 +31,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from naive_rouge import naive_diversity_filter  # noqa: E402
 from results import record  # noqa: E402
 
 from policies.rouge import Collision, diversity_filter  # noqa: E402
-from tests.naive_rouge import naive_diversity_filter  # noqa: E402
 
 SHARED = Path(os.environ.get("PROVENANCE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 P_REAL = 0.5  # share of candidates that are the next real instruction, while any are left

@@ -23,16 +23,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_diversity import SHARED, build, load  # noqa: E402
+from naive_rouge import SCORER  # noqa: E402
 from results import record  # noqa: E402
 
 from generators.parsing import SELF_INSTRUCT_BLACKLIST, instruction_filter, split_self_instruct  # noqa: E402
 from generators.self_instruct import InstructionFilter, Similarity  # noqa: E402
 from policies.rouge import RougePool, tokenize  # noqa: E402
-from tests.naive_rouge import SCORER  # noqa: E402
 
 
 def replies(candidates: list[str], per_reply: int = 7) -> list[str]:

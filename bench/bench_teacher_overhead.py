@@ -1,7 +1,7 @@
 """Teacher-call overhead: our journaled client with provenance against the bare ``openai`` client.
 
 Both make the same chat calls, one at a time, to the same local OpenAI-compatible server
-(tests.fake_openai, answering after a fixed delay). Ours: OpenAICompatibleClient (the request and
+(provenance.testing.fake_openai, answering after a fixed delay). Ours: OpenAICompatibleClient (the request and
 its raw reply committed to the journal before the reply is parsed) plus the example each call
 produced, written with its provenance row and claim once per round of 16 calls, as ``provenance
 generate`` does. The bare client: ``client.chat.completions.create`` and reading the text, nothing
@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from results import record  # noqa: E402
@@ -34,7 +33,7 @@ from generators.clients import OpenAICompatibleClient  # noqa: E402
 from generators.generation import Generation, Limits, NewExample, Round, Templates, start_run  # noqa: E402
 from provenance.core.ledger import Ledger  # noqa: E402
 from provenance.core.models import Declaration, Example, Method, Origin, Teacher  # noqa: E402
-from tests.fake_openai import FakeOpenAI  # noqa: E402
+from provenance.testing.fake_openai import FakeOpenAI  # noqa: E402
 
 ROUND = 16  # requests per round: the generators' default --round-size
 

@@ -2,7 +2,8 @@
 
 Checkpoint: a random-weight 'original' detoxify checkpoint at bert-base-uncased size (768 hidden,
 12 layers, 12 heads, 3072 intermediate, 30522 vocabulary), in detoxify's release format, with a
-WordPiece tokenizer trained on the texts (tests/tinymodels.py); built into a temporary directory.
+WordPiece tokenizer trained on the texts (provenance/testing/tinymodels.py); built into a temporary
+directory.
 
 Texts: the "instruction" and "response" fields of ../shared/data/self-instruct/predictions/*.jsonl
 and the "output" field of ../shared/data/code-alpaca/new_codealpaca.json (realistic lengths, and
@@ -10,9 +11,9 @@ the duplicates the files share: every predictions file repeats the same 252 inst
 deterministic sample of N, shuffled.
 
 Baseline: upstream ``Detoxify.predict`` on consecutive, unsorted batches of 32 (the object built by
-upstream's own loader, offline: tests/tinymodels.upstream_detoxify). Ours: ``DetoxifyScorer.predict``
-on all N texts (distinct texts once, length-sorted batches, inference mode). torch threads as
-default. Scores must agree within 1e-4. Target: ratio >= 1.2x.
+upstream's own loader, offline: provenance.testing.tinymodels.upstream_detoxify). Ours:
+``DetoxifyScorer.predict`` on all N texts (distinct texts once, length-sorted batches, inference
+mode). torch threads as default. Scores must agree within 1e-4. Target: ratio >= 1.2x.
 
     python bench/bench_toxicity.py            # N = 200: about 4 minutes on 2 CPU cores
     python bench/bench_toxicity.py --n 2000
@@ -33,7 +34,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import numpy as np  # noqa: E402
@@ -41,7 +41,7 @@ import torch  # noqa: E402
 from results import record  # noqa: E402
 
 from policies.detox import DetoxifyScorer  # noqa: E402
-from tests.tinymodels import build_detoxify_checkpoint, upstream_detoxify  # noqa: E402
+from provenance.testing.tinymodels import build_detoxify_checkpoint, upstream_detoxify  # noqa: E402
 
 SHARED = Path(os.environ.get("PROVENANCE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 SHARED = Path(os.environ.get("PROVENANCE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -37,7 +36,7 @@ def main() -> None:
     from policies.packs import load_pack
     from policies.registry import load_registry
     from provenance.core.ledger import Ledger
-    from tests.tinymodels import build_detoxify_checkpoint
+    from provenance.testing.tinymodels import build_detoxify_checkpoint
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)

@@ -298,7 +298,7 @@ def test_contamination_by_ngrams_without_rouge(db: Path, tmp_path: Path, write_j
 
 @pytest.fixture(scope="module")
 def tiny_detoxify(tmp_path_factory) -> tuple[Path, Path]:
-    from tests.tinymodels import build_detoxify_checkpoint
+    from provenance.testing.tinymodels import build_detoxify_checkpoint
 
     return build_detoxify_checkpoint(tmp_path_factory.mktemp("detox"), "original")
 

@@ -1,9 +1,9 @@
 """policies.detox: offline detoxify scoring, equal to upstream Detoxify.predict on the same checkpoint.
 
 Upstream is loaded with its own code (``Detoxify(checkpoint=..., huggingface_config_path=...)``),
-offline: tests/tinymodels.upstream_detoxify redirects only the hub name that upstream's
+offline: provenance.testing.tinymodels.upstream_detoxify redirects only the hub name that upstream's
 ``get_model_and_tokenizer`` asks the hub for (unitaryai/detoxify#126) to the local config dir.
-Checkpoints are random-weight, tiny, in detoxify's release format (tests/tinymodels.py).
+Checkpoints are random-weight, tiny, in detoxify's release format (provenance/testing/tinymodels.py).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from policies.detox import (  # noqa: E402
     DetoxifyScorer,
     locate,
 )
-from tests.tinymodels import build_detoxify_checkpoint, upstream_detoxify  # noqa: E402
+from provenance.testing.tinymodels import build_detoxify_checkpoint, upstream_detoxify  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ORIGINAL_LABELS = ["toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack"]

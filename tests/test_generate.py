@@ -1,5 +1,5 @@
 """The generators end to end: the real ``openai`` client against a local OpenAI-compatible server
-(tests.fake_openai) answering as a Self-Instruct / Alpaca / rejection-sampling teacher would."""
+(provenance.testing.fake_openai) answering as a Self-Instruct / Alpaca / rejection-sampling teacher would."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from provenance.testing.fake_openai import FINGERPRINT, FakeOpenAI, Reply, completion, malformed
+from provenance.testing.fake_teacher import ScriptedTeacher
 from tests.conftest import EXAMPLES, ROOT, run_cli, snapshot
-from tests.fake_openai import FINGERPRINT, FakeOpenAI, Reply, completion, malformed
-from tests.fake_teacher import ScriptedTeacher
 
 SEEDS = EXAMPLES / "seed_tasks.jsonl"
 TEACHER = "gpt-3.5-turbo-instruct"  # in the registry: OpenAI API terms

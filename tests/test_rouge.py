@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from rouge_score import rouge_scorer
 from rouge_score import tokenize as rs_tokenize
 
+from bench.naive_rouge import SCORER, naive_diversity_filter
 from policies.rouge import Collision, RougePool, diversity_filter, rouge_l, tokenize
-from tests.naive_rouge import SCORER, naive_diversity_filter
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PROVENANCE_SHARED_DATA", ROOT.parent / "shared" / "data"))

@@ -29,7 +29,15 @@ from generators.clients import (
 from generators.journal import Journal, sanitize_endpoint
 from provenance.core.ids import content_id
 from provenance.core.ledger import Ledger
-from tests.fake_openai import FakeOpenAI, Reply, completion, malformed, rate_limited, server_error, truncated
+from provenance.testing.fake_openai import (
+    FakeOpenAI,
+    Reply,
+    completion,
+    malformed,
+    rate_limited,
+    server_error,
+    truncated,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_ENV = "PROVENANCE_TEST_TEACHER_KEY"

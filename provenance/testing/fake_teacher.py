@@ -1,5 +1,5 @@
-"""A scripted teacher for :class:`tests.fake_openai.FakeOpenAI`: answers Self-Instruct, Alpaca and
-rejection-sampling prompts in the formats the papers' teachers used, deterministically from the
+"""A scripted teacher for :class:`provenance.testing.fake_openai.FakeOpenAI`: answers Self-Instruct,
+Alpaca and rejection-sampling prompts in the formats the papers' teachers used, deterministically from the
 prompt, with a known share of replies that the filters must reject.
 
 Bootstrap replies continue the numbered list with seven instructions built from a topic list; some
@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from tests.fake_openai import Received, Reply, completion
+from provenance.testing.fake_openai import Received, Reply, completion
 
 TOPICS = [
     "volcanoes", "tax returns", "sourdough bread", "jazz history", "solar panels", "chess openings",
