@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from policies.resolve import resolve_dataset, resolve_model
 from provenance.core.ids import content_id
 from provenance.core.licences import normalize_licence, spdx_field
 from provenance.core.models import TermsStatus
@@ -183,8 +184,6 @@ class Student:
 
 def resolve_student(registry: Registry, policy: LicencePolicy) -> Student:
     """Resolve the policy's student base model against the registry."""
-    from policies.resolve import resolve_model
-
     if policy.student.strip().lower() in SCRATCH_STUDENTS:
         return Student(policy.student, None, policy.student_licence, scratch=True)
     res = resolve_model(registry, policy.student)
@@ -227,8 +226,6 @@ class Judge:
         source: str | None = None,
     ) -> Judgement:
         """The verdict for data with this declared provenance."""
-        from policies.resolve import resolve_dataset, resolve_model
-
         findings: list[Finding] = []
         notes: list[str] = []
         used: set[str] = set()

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from policies.model_ids import normalize_model_id, source_key
 from provenance.core.errors import InputError
 from provenance.core.ids import content_id
 from provenance.core.licences import spdx_field
@@ -160,8 +161,6 @@ class Entry(_Strict):
     @field_validator("aliases")
     @classmethod
     def _normal_aliases(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        from policies.resolve import normalize_model_id, source_key
-
         normal = source_key if info.data.get("kind") is EntryKind.DATASET else normalize_model_id
         return tuple(normal(a) for a in value)
 

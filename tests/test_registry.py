@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from policies.model_ids import normalize_model_id
 from policies.registry import load_registry, shipped_path
-from policies.resolve import normalize_model_id, resolve_dataset, resolve_model
+from policies.resolve import resolve_dataset, resolve_model
 from provenance.core.errors import InputError
 from tests.conftest import run_cli
 
