@@ -138,6 +138,27 @@ def test_show_by_prefix_seed_name_and_ambiguity(populated: Path) -> None:
     assert missing.exit_code == 2 and "no example, seed or instruction matches" in missing.stderr
 
 
+def test_show_takes_short_prefixes_and_never_says_nothing_matches_when_something_does(
+    populated: Path,
+) -> None:
+    example_id = json.loads(
+        run_cli("recall", "--teacher", "davinci", "--limit", "1", "--json", db=populated).stdout
+    )["rows"][0]["example_id"]
+    shown = run_cli("show", example_id[:4], "--json", db=populated)
+    if shown.exit_code == 0:
+        assert json.loads(shown.stdout)["id"] == example_id
+    else:  # another node shares those 4 digits: the error lists the matches
+        assert shown.exit_code == 2 and example_id[:12] in shown.stderr and "give more digits" in shown.stderr
+    for n in range(1, 4):
+        short = run_cli("show", example_id[:n], db=populated)
+        assert short.exit_code == 2 and "at least 4 hex digits" in short.stderr
+    for n in range(1, 9):
+        assert (
+            "no example, seed or instruction matches"
+            not in run_cli("show", example_id[:n], db=populated).stderr
+        )
+
+
 def test_a_prefix_matching_several_examples_is_ambiguous(db: Path, write_jsonl) -> None:
     from provenance.core.ids import instruction_id
 

@@ -93,7 +93,7 @@ def _print_stats(s: dict[str, Any]) -> None:
 def show(state: State, ref: str, as_json: bool) -> None:
     """Show one example, seed or machine instruction: its content, every provenance claim, its lineage.
 
-    ID is a full id, a unique prefix of at least 6 hex digits, or a seed's own id or name.
+    ID is a full id, a unique prefix of at least 4 hex digits, or a seed's own id or name.
 
     \b
     Example:

@@ -37,6 +37,8 @@ from provenance.core.ids import content_id
 from provenance.core.models import Declaration, Method, NodeKind, Teacher
 
 DEFAULT_PATH = "provenance.duckdb"
+#: The fewest hex digits of an id that ``Ledger.resolve`` looks up as a prefix.
+MIN_PREFIX = 4
 _PID = re.compile(r"\(PID (\d+)\)")
 
 
@@ -545,22 +547,23 @@ class Ledger:
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def resolve(self, ref: str) -> tuple[NodeKind, str]:
-        """Resolve an example, seed or machine instruction by full id, unique id prefix (≥ 6 hex
-        digits) or seed name/id.
+        """Resolve an example, seed or machine instruction by full id, unique id prefix (at least
+        ``MIN_PREFIX`` hex digits) or seed name/id.
 
         Raises:
-            NotFoundError: nothing matches.
-            AmbiguousIdError: the prefix matches several nodes.
+            NotFoundError: nothing matches (or the prefix is too short to look up).
+            AmbiguousIdError: the prefix matches several nodes; the message lists some of them.
         """
         ref = ref.strip()
+        hex_ref = re.fullmatch(r"[0-9a-fA-F]{1,64}", ref) is not None
         candidates: list[tuple[str, str]] = []
-        if re.fullmatch(r"[0-9a-fA-F]{6,64}", ref):
+        if hex_ref and len(ref) >= MIN_PREFIX:
             prefix = ref.lower() + "%"
             candidates = self.con.execute(
                 "SELECT DISTINCT 'example', example_id FROM examples WHERE example_id LIKE ? "
                 "UNION SELECT 'seed', seed_id FROM seeds WHERE seed_id LIKE ? "
                 "UNION SELECT 'instruction', instruction_id FROM instructions WHERE instruction_id LIKE ? "
-                "LIMIT 6",
+                "ORDER BY 2 LIMIT 6",
                 [prefix, prefix, prefix],
             ).fetchall()
         if not candidates:
@@ -568,11 +571,17 @@ class Ledger:
                 "SELECT 'seed', seed_id FROM seeds WHERE external_id = ? OR name = ? LIMIT 6",
                 [ref, ref],
             ).fetchall()
+        if not candidates and hex_ref and len(ref) < MIN_PREFIX:
+            raise NotFoundError(
+                f"{ref!r} is too short to look up: give at least {MIN_PREFIX} hex digits of an id "
+                "(or a seed's own id or name)"
+            )
         if not candidates:
             raise NotFoundError(f"no example, seed or instruction matches {ref!r}")
         if len(candidates) > 1:
             listed = ", ".join(f"{kind} {ident[:12]}" for kind, ident in candidates[:5])
-            raise AmbiguousIdError(f"{ref!r} matches several nodes ({listed}); give more digits")
+            more = ", …" if len(candidates) > 5 else ""
+            raise AmbiguousIdError(f"{ref!r} matches several nodes ({listed}{more}); give more digits")
         kind, ident = candidates[0]
         return NodeKind(kind), ident
 
