@@ -185,3 +185,21 @@ def test_cli_lineage_and_recall(db: Path, ledger: Ledger, graph: dict[str, str])
     assert missing.exit_code == 2 and "no teacher 'gpt-5'" in missing.stderr
     both = run_cli("recall", "--teacher", "a", "--seed", "b", db=db)
     assert both.exit_code == 2 and "exactly one" in both.stderr
+
+
+def test_cli_wording_is_singular_for_one_and_never_prints_none(
+    db: Path, ledger: Ledger, graph: dict[str, str]
+) -> None:
+    ledger.close()
+    up = run_cli("lineage", graph["s0"], db=db)
+    assert up.exit_code == 0 and "↑ 1 node over 1 edge\n" in up.stdout
+    many = run_cli("lineage", graph["r3"], db=db)
+    assert " nodes over " in many.stdout and " edges\n" in many.stdout
+    one = run_cli("recall", "--teacher", "llama-3.1-8b-instruct", db=db)
+    assert one.exit_code == 0 and one.stdout.startswith("1 example affected by teacher llama")
+    assert "0 trained students used them" in one.stdout
+    shown = run_cli("show", graph["g1"], db=db)  # written with no source file
+    assert shown.exit_code == 0 and "(1 claim)" in shown.stdout
+    assert "None" not in shown.stdout and "record 0 (no source file)" in shown.stdout
+    seed = run_cli("show", "seed_task_3", db=db)
+    assert seed.exit_code == 0 and "· 1 descendant\n" in seed.stdout

@@ -86,6 +86,11 @@ def byte_progress(total: int, label: str) -> Iterator[Callable[[int], None] | No
         yield lambda n: progress.advance(task, n)
 
 
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``n`` and its noun, singular for one: "1 claim", "2 claims", "1,000 nodes"."""
+    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
+
+
 def short(ident: str | None, n: int = 12) -> str:
     """An id shortened for tables."""
     return ident[:n] if ident else "-"

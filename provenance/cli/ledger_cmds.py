@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from provenance.cli.common import State, console, echo_json, json_option, pass_state, short
+from provenance.cli.common import State, console, echo_json, json_option, pass_state, plural, short
 
 
 @click.command()
@@ -117,7 +117,7 @@ def show(state: State, ref: str, as_json: bool) -> None:
             out.print(f"  instance {i}: input={inst['input']!r} output={inst['output']!r}")
         out.print(
             f"origin {result['origin']} · licence {result['licence'] or 'unknown'} · "
-            f"source {result['source'] or 'unknown'} · {result['descendants']} descendants"
+            f"source {result['source'] or 'unknown'} · {plural(result['descendants'], 'descendant')}"
         )
         return
     if result["kind"] == "instruction":
@@ -134,7 +134,7 @@ def show(state: State, ref: str, as_json: bool) -> None:
     for key, value in result.get("content", {}).items():
         out.print(f"[bold]{key}:[/] {value}")
     if "provenance" in result:
-        out.print(f"\n[bold]provenance[/] ({len(result['provenance'])} claims)")
+        out.print(f"\n[bold]provenance[/] ({plural(len(result['provenance']), 'claim')})")
     for p in result.get("provenance", []):
         teacher = p["teacher"]["model"] if p["teacher"] else "none" if p["origin"] == "human" else "unknown"
         terms = p["terms"]
@@ -142,8 +142,15 @@ def show(state: State, ref: str, as_json: bool) -> None:
             f"  · {p['origin']}/{p['method']} teacher {teacher} · licence {p['licence'] or 'unknown'}"
             f" · terms {terms['id'] + '@' + str(terms['version']) if terms else 'unknown'}"
             f" ({terms['status'] if terms else 'unknown'})"
-            f"\n    {p['source_file']} {p['locator']} · run {short(p['run_id'])}"
+            f"\n    {_where(p)} · run {short(p['run_id'])}"
         )
     out.print(f"\n[bold]parents[/] {len(result['parents'])} · [bold]children[/] {result['children']}")
     for e in result["parents"]:
         out.print(f"  {e['relation']} {e['parent_kind']} {short(e['parent_id'])} (position {e['position']})")
+
+
+def _where(claim: dict[str, Any]) -> str:
+    """Where a claim's example was: its source file and place in it, or the place alone."""
+    if claim["source_file"]:
+        return f"{claim['source_file']} {claim['locator']}"
+    return f"{claim['locator']} (no source file)"

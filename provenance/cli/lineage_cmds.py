@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from provenance.cli.common import State, console, echo_json, json_option, pass_state, short
+from provenance.cli.common import State, console, echo_json, json_option, pass_state, plural, short
 
 
 @click.command()
@@ -37,7 +37,10 @@ def lineage(state: State, ref: str, descendants: bool, max_depth: int, as_json: 
         return
     out = console()
     arrow = "↓" if descendants else "↑"
-    out.print(f"{walk.root_kind.value} {walk.root} {arrow} {walk.nodes} nodes over {len(walk.edges)} edges")
+    out.print(
+        f"{walk.root_kind.value} {walk.root} {arrow} {plural(walk.nodes, 'node')} "
+        f"over {plural(len(walk.edges), 'edge')}"
+    )
     for e in walk.edges:
         indent = "  " * e["depth"]
         if descendants:
@@ -93,20 +96,22 @@ def recall(
         return
     out = console()
     out.print(
-        f"{result.examples:,} examples affected by {result.by} "
+        f"{plural(result.examples, 'example')} affected by {result.by} "
         f"{teacher or seed or terms}: {result.direct:,} directly, "
         f"{result.examples - result.direct:,} through lineage"
     )
     for j in result.judged:
         label = f"{j['terms_id']}@{j['terms_version']}" if j["terms_version"] else j["terms_id"]
-        out.print(f"  judged under {label} by registry {j['registry_version']}: {j['examples']:,} examples")
+        out.print(
+            f"  judged under {label} by registry {j['registry_version']}: {plural(j['examples'], 'example')}"
+        )
     if result.judged:
         out.print(f"  judged again under other terms since: {result.rejudged:,}")
     for row in result.rows:
         out.print(f"  {row['example_id']}  depth {row['depth']}")
     if result.examples > len(result.rows) and limit:
         out.print(f"  … {result.examples - len(result.rows):,} more (--limit 0 for counts, --json)")
-    out.print(f"{len(result.models):,} trained students used them")
+    out.print(f"{plural(len(result.models), 'trained student')} used them")
     for m in result.models:
         out.print(
             f"  {m['student_kind']} {m['student']} → {m['out_dir']} (training {m['training_id'][:12]}, "
