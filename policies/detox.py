@@ -258,6 +258,31 @@ def _declared_labels(config_dir: Path) -> tuple[int | None, str | None]:
     return (int(declared) if declared is not None else None), raw.get("model_type")
 
 
+def _classes(checkpoint: Path, config_dir: Path, args: dict[str, Any]) -> tuple[Any, Any]:
+    """The transformers model and tokenizer classes the checkpoint names, checked against config.json."""
+    import transformers
+
+    num, base = int(args["num_classes"]), args["model_type"]
+    model_name, tokenizer_name = args["model_name"], args["tokenizer_name"]
+    model_class = getattr(transformers, model_name, None)
+    tokenizer_class = getattr(transformers, tokenizer_name, None)
+    if model_class is None or tokenizer_class is None:
+        raise DetoxifyCheckpointError(f"{checkpoint}: transformers has no {model_name} or {tokenizer_name}")
+    declared, declared_type = _declared_labels(config_dir)
+    expected_type = model_class.config_class.model_type
+    if declared_type is not None and declared_type != expected_type:
+        raise DetoxifyCheckpointError(
+            f"{config_dir / 'config.json'} is a {declared_type!r} config but {checkpoint} needs "
+            f"{expected_type!r} ({base})"
+        )
+    if declared is not None and declared != num:
+        raise DetoxifyCheckpointError(
+            f"{config_dir / 'config.json'} declares {declared} labels but {checkpoint} has {num} "
+            f'(set "num_labels": {num} in config.json, or use the config of {base})'
+        )
+    return model_class, tokenizer_class
+
+
 class DetoxifyScorer:
     """Loads a detoxify checkpoint once, offline, and scores texts for every label."""
 
@@ -283,8 +308,6 @@ class DetoxifyScorer:
         """
         from importlib.metadata import version
 
-        import transformers
-
         if batch_size < 1 or (max_tokens is not None and max_tokens < 1):
             raise ValueError("batch_size and max_tokens must be positive")
         checkpoint, config_dir = Path(checkpoint), Path(config_dir)
@@ -300,25 +323,7 @@ class DetoxifyScorer:
                 f"{checkpoint} is a {base} checkpoint with {num} labels ({inferred}), not {model_type!r} "
                 f"({BASE_MODELS[model_type]}, {NUM_LABELS[model_type]} labels)"
             )
-        model_class = getattr(transformers, model_name, None)
-        tokenizer_class = getattr(transformers, tokenizer_name, None)
-        if model_class is None or tokenizer_class is None:
-            raise DetoxifyCheckpointError(
-                f"{checkpoint}: transformers has no {model_name} or {tokenizer_name}"
-            )
-
-        declared, declared_type = _declared_labels(config_dir)
-        expected_type = model_class.config_class.model_type
-        if declared_type is not None and declared_type != expected_type:
-            raise DetoxifyCheckpointError(
-                f"{config_dir / 'config.json'} is a {declared_type!r} config but {checkpoint} needs "
-                f"{expected_type!r} ({base})"
-            )
-        if declared is not None and declared != num:
-            raise DetoxifyCheckpointError(
-                f"{config_dir / 'config.json'} declares {declared} labels but {checkpoint} has {num} "
-                f'(set "num_labels": {num} in config.json, or use the config of {base})'
-            )
+        model_class, tokenizer_class = _classes(checkpoint, config_dir, args)
         config = model_class.config_class.from_pretrained(config_dir, num_labels=num, local_files_only=True)
         # No random initialisation: _load_state loads every weight or raises.
         try:
