@@ -11,9 +11,9 @@ journal remembers which hashes are stored (it writes them all), so a new request
 Secrets never reach the journal: endpoints lose their userinfo, query string and fragment, and
 headers or query parameters that carry credentials are dropped before hashing and storing.
 
-The journal writes through its own cursor of the ledger's database, so its commits neither nest in
-nor wait for a transaction the caller holds on ``ledger.con``; a lock makes it safe to share
-between threads.
+The journal writes through a :class:`~provenance.core.journal_store.CallStore`, a cursor of its
+own, so its commits neither nest in nor wait for a transaction the caller holds on the ledger; a
+lock makes it safe to share between threads.
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from provenance.core.clock import utcnow
 from provenance.core.ids import content_id
+from provenance.core.journal_store import CALL_FIELDS, CallStore, Outcome
+from provenance.core.journal_store import import_calls as store_calls
 from provenance.core.ledger import Ledger
+from provenance.queries.journal import call_row, call_rows, iter_call_rows, stored_hashes
 
 Api = Literal["chat", "completions"]
 Status = Literal["pending", "ok", "error"]
@@ -38,11 +41,6 @@ APIS: tuple[str, ...] = ("chat", "completions")
 
 # Header and query-parameter names that may carry a credential: never stored, never hashed.
 _SECRET_NAME = re.compile(r"auth|key|token|secret|password|passwd|cookie|signature|sig$|credential", re.I)
-
-_COLUMNS = (
-    "request_hash, run_id, endpoint, api, model, request, status, response, error, http_status, "
-    "response_model, system_fingerprint, request_id, usage, latency_ms, attempts, created_at, completed_at"
-)
 
 
 def sanitize_endpoint(url: str) -> str:
@@ -60,13 +58,6 @@ def sanitize_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return {str(k): v for k, v in (params or {}).items() if not _SECRET_NAME.search(str(k))}
 
 
-#: The outcome columns a call's result sets, in the order :func:`_outcome` gives their values.
-_SET_OUTCOME = (
-    "status = ?, response = ?, error = ?, http_status = ?, response_model = ?, system_fingerprint = ?, "
-    "request_id = ?, usage = ?, latency_ms = ?"
-)
-
-
 def _outcome(
     status: str,
     response: str | None,
@@ -77,12 +68,12 @@ def _outcome(
     request_id: str | None,
     usage: Mapping[str, Any] | None,
     latency_ms: float | None,
-) -> list[Any]:
-    """The outcome columns' values (see ``_SET_OUTCOME``); a status other than ok or error is a bug."""
+) -> Outcome:
+    """A call's outcome as stored; a status other than ok or error is a bug."""
     if status not in ("ok", "error"):
         raise ValueError(f"a result's status is ok or error, not {status!r}")
     usage_json = _json(dict(usage) if usage is not None else None)
-    return [
+    return Outcome(
         status,
         response,
         error,
@@ -92,7 +83,7 @@ def _outcome(
         request_id,
         usage_json,
         latency_ms,
-    ]
+    )
 
 
 def _json(value: Any) -> str | None:
@@ -141,9 +132,7 @@ class Journal:
     def __init__(self, ledger: Ledger, run_id: str) -> None:
         self.ledger = ledger
         self.run_id = run_id
-        self._cur = ledger.con.cursor()
-        catalog = ledger.con.execute("SELECT current_database()").fetchone()[0]
-        self._cur.execute(f'USE "{catalog}"')  # a cursor starts in the default catalog
+        self._store = CallStore(ledger)
         self._lock = threading.Lock()
         self._known: set[str] | None = (
             None  # hashes stored, loaded on first use (this journal writes them all)
@@ -152,15 +141,13 @@ class Journal:
     def _stored(self, request_hash: str) -> bool:
         """Whether a call with this hash is stored (call with the lock held)."""
         if self._known is None:
-            self._known = {
-                h for (h,) in self._cur.execute("SELECT request_hash FROM teacher_calls").fetchall()
-            }
+            self._known = stored_hashes(self._store)
         return request_hash in self._known
 
     def close(self) -> None:
         """Close the journal's cursor (closing the ledger closes it too)."""
         with self._lock:
-            self._cur.close()
+            self._store.close()
 
     # ---- requests and their hashes ---------------------------------------------------------
 
@@ -217,9 +204,7 @@ class Journal:
         with self._lock:
             if not self._stored(request_hash):
                 return None
-            row = self._cur.execute(
-                f"SELECT {_COLUMNS} FROM teacher_calls WHERE request_hash = ?", [request_hash]
-            ).fetchone()
+            row = call_row(self._store, request_hash)
         return Call.from_row(row) if row else None
 
     def lookup(self, request_hash: str) -> Call | None:
@@ -240,11 +225,8 @@ class Journal:
 
     def calls(self, run_id: str | None = None) -> list[Call]:
         """Every journaled call (of one run when given), oldest first."""
-        where, args = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])
         with self._lock:
-            rows = self._cur.execute(
-                f"SELECT {_COLUMNS} FROM teacher_calls {where} ORDER BY created_at, request_hash", args
-            ).fetchall()
+            rows = call_rows(self._store, run_id)
         return [Call.from_row(row) for row in rows]
 
     # ---- writes (each one committed before it returns) -----------------------------------
@@ -256,34 +238,11 @@ class Journal:
         this run; its attempt count and creation time are kept. A completed ok call is left alone.
         The common case, a new request, is one auto-committed INSERT.
         """
-        import duckdb
-
         if content_id(request) != request_hash:
             raise ValueError("request_hash is not the content id of the request")
         with self._lock:
-            try:
-                self._cur.execute(
-                    f"INSERT INTO teacher_calls ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 'pending', "
-                    "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, ?, NULL)",
-                    [
-                        request_hash,
-                        self.run_id,
-                        request["endpoint"],
-                        request["api"],
-                        str(request.get("model") or ""),
-                        json.dumps(request, ensure_ascii=False),
-                        utcnow(),
-                    ],
-                )
-            except duckdb.ConstraintException:  # journaled before: a killed run, or an error
-                self._cur.execute(
-                    "UPDATE teacher_calls SET status = 'pending', run_id = ?, error = NULL, "
-                    "completed_at = NULL WHERE request_hash = ? AND status <> 'ok'",
-                    [self.run_id, request_hash],
-                )
-            self._stored(request_hash)
-            assert self._known is not None
-            self._known.add(request_hash)
+            self._store.add_pending(request_hash, self.run_id, request)
+            self._remember(request_hash)
 
     def record_call(
         self,
@@ -305,11 +264,8 @@ class Journal:
         before anything parses it. A stored call that is not ok (an earlier error, a pending row
         of a killed run) takes the new outcome; a stored ok call is left alone.
         """
-        import duckdb
-
         if content_id(request) != request_hash:
             raise ValueError("request_hash is not the content id of the request")
-        now = utcnow()
         outcome = _outcome(
             status,
             response,
@@ -322,32 +278,14 @@ class Journal:
             latency_ms,
         )
         with self._lock:
-            try:
-                self._cur.execute(
-                    f"INSERT INTO teacher_calls ({_COLUMNS}) VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        request_hash,
-                        self.run_id,
-                        request["endpoint"],
-                        request["api"],
-                        str(request.get("model") or ""),
-                        json.dumps(request, ensure_ascii=False),
-                        *outcome,
-                        attempts,
-                        now,
-                        now,
-                    ],
-                )
-            except duckdb.ConstraintException:
-                self._cur.execute(
-                    f"UPDATE teacher_calls SET {_SET_OUTCOME}, run_id = ?, attempts = attempts + ?, "
-                    "completed_at = ? WHERE request_hash = ? AND status <> 'ok'",
-                    [*outcome, self.run_id, attempts, now, request_hash],
-                )
-            self._stored(request_hash)
-            assert self._known is not None
-            self._known.add(request_hash)
+            self._store.add_call(request_hash, self.run_id, request, outcome, attempts)
+            self._remember(request_hash)
+
+    def _remember(self, request_hash: str) -> None:
+        """Count a hash as stored (call with the lock held)."""
+        self._stored(request_hash)
+        assert self._known is not None
+        self._known.add(request_hash)
 
     def record_result(
         self,
@@ -377,17 +315,11 @@ class Journal:
             latency_ms,
         )
         with self._lock:  # one statement: committed on its own
-            cur = self._cur
-            cur.execute(
-                f"UPDATE teacher_calls SET {_SET_OUTCOME}, attempts = attempts + ?, completed_at = ? "
-                "WHERE request_hash = ?",
-                [*outcome, attempts, utcnow(), request_hash],
-            )
-            if cur.fetchone()[0] != 1:
+            if self._store.set_result(request_hash, outcome, attempts) != 1:
                 raise LookupError(f"no journaled call {request_hash}; record_pending must come first")
 
 
-_FIELDS = tuple(name.strip() for name in _COLUMNS.split(","))
+_FIELDS = CALL_FIELDS
 
 
 def export_calls(ledger: Ledger, path: str | Path, *, run_id: str | None = None) -> int:
@@ -396,19 +328,14 @@ def export_calls(ledger: Ledger, path: str | Path, *, run_id: str | None = None)
     The file is a recording: :func:`import_calls` loads it into another ledger, where ``--replay``
     answers from it with no network. It holds what the journal holds, so no secrets.
     """
-    where, args = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])
-    cur = ledger.con.execute(
-        f"SELECT {_COLUMNS} FROM teacher_calls {where} ORDER BY created_at, request_hash", args
-    )
     n = 0
     with open(path, "w", encoding="utf-8") as out:
-        while rows := cur.fetchmany(1024):
-            for row in rows:
-                record = dict(zip(_FIELDS, row, strict=True))
-                record["request"] = _load(record["request"])
-                record["usage"] = _load(record["usage"])
-                out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-                n += 1
+        for row in iter_call_rows(ledger, run_id):
+            record = dict(zip(_FIELDS, row, strict=True))
+            record["request"] = _load(record["request"])
+            record["usage"] = _load(record["usage"])
+            out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            n += 1
     return n
 
 
@@ -474,38 +401,7 @@ def import_rows(ledger: Ledger, records: list[dict[str, Any]], source: str | Non
 def _insert_calls(ledger: Ledger, rows: list[list[Any]], source: str | None = None) -> tuple[int, int]:
     """Insert the calls in one transaction, as a run of their own (``journal-import``) that the audit
     log vouches for: the calls take that run's id, whatever run recorded them elsewhere."""
-    import pyarrow as pa
-
-    _calls = pa.Table.from_pylist([dict(zip(_FIELDS, r, strict=True)) for r in rows])
-    con = ledger.con
-    with ledger.transaction():
-        run_id = ledger.begin_run("journal-import", {"source": source, "calls": len(rows)})
-        known = int(
-            con.execute(
-                "SELECT count(*) FROM teacher_calls t SEMI JOIN _calls c USING (request_hash) "
-                "WHERE t.status = 'ok'"
-            ).fetchone()[0]
-        )
-        con.execute(
-            "DELETE FROM teacher_calls "
-            "WHERE status <> 'ok' AND request_hash IN (SELECT request_hash FROM _calls)"
-        )
-        select = ", ".join(
-            "$run"
-            if f == "run_id"
-            else f"c.{f}::JSON"
-            if f in ("request", "usage")
-            else f"c.{f}::TIMESTAMP"
-            if f.endswith("_at")
-            else f"c.{f}"
-            for f in _FIELDS
-        )
-        new = int(
-            con.execute(
-                f"INSERT INTO teacher_calls ({_COLUMNS}) SELECT DISTINCT ON (c.request_hash) {select} "
-                "FROM _calls c ANTI JOIN teacher_calls t USING (request_hash)",
-                {"run": run_id},
-            ).fetchone()[0]
-        )
-        ledger.end_run(run_id, {"source": source, "new": new, "known": known})
+    with ledger.run("journal-import", {"source": source, "calls": len(rows)}) as run:
+        new, known = store_calls(ledger, run.run_id, rows)
+        run.summary = {"source": source, "new": new, "known": known}
     return new, known
