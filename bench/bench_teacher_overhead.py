@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from results import record  # noqa: E402
 
 from generators.clients import OpenAICompatibleClient  # noqa: E402
-from generators.generation import Generation, Limits, NewExample, Round, Templates, start_run  # noqa: E402
+from generators.generation import Generation, Limits, NewExample, Round, Templates  # noqa: E402
+from generators.journal import Journal  # noqa: E402
 from provenance.core.ledger import Ledger  # noqa: E402
 from provenance.core.models import Declaration, Example, Method, Origin, Teacher  # noqa: E402
 from provenance.testing.fake_openai import FakeOpenAI  # noqa: E402
@@ -59,8 +60,8 @@ def bare_calls(url: str, calls: int, tag: str) -> float:
 def our_calls(url: str, calls: int, tag: str, folder: Path) -> float:
     """Seconds per call of our client, journal and provenance write included."""
     os.environ["BENCH_KEY"] = "bench-key"
-    with Ledger.open(folder / f"{tag}.duckdb") as ledger:
-        run_id, journal = start_run(ledger, "bench", {})
+    with Ledger.open(folder / f"{tag}.duckdb") as ledger, ledger.run("bench", {}, atomic=False) as run:
+        run_id, journal = run.run_id, Journal(ledger, run.run_id)
         client = OpenAICompatibleClient(url, "BENCH_KEY", "bench-teacher", journal=journal, concurrency=1)
         gen = Generation(
             ledger,

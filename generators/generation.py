@@ -16,18 +16,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, Protocol
 
 from generators.clients import NotInJournal, TeacherError, TeacherReply, TeacherRequest, TeacherRequestError
 from generators.journal import Journal
 from provenance.core.batch import WriteBatch
-from provenance.core.clock import utcnow
 from provenance.core.errors import InputError
+from provenance.core.generation_store import add_candidates, add_generation, add_instructions
 from provenance.core.ids import content_id, digest_file
 from provenance.core.ledger import Ledger, ProvenanceSet
 from provenance.core.models import Declaration, Example, Method, NodeKind, Origin, Teacher
+from provenance.queries.generation import seed_rows
+
+if TYPE_CHECKING:
+    from generators.self_instruct import Similarity
 
 #: Refusals of one request (its prompt, its size); any other refusal means the endpoint, key or model
 #: is unusable and stops the run.
@@ -216,36 +218,11 @@ def instruction_node_id(text: str) -> str:
 def load_seeds(ledger: Ledger, source_sha256: str | None = None) -> list[SeedTask]:
     """The seeds in the ledger (all, or those a seeds file with this digest holds), in file order;
     rejection-sampling problems are not among them."""
-    where, args = "", []
-    if source_sha256 is not None:
-        where = (
-            "WHERE seed_id IN (SELECT l.parent_id FROM provenance p JOIN provenance_sets s USING (set_id) "
-            "JOIN lineage l ON l.child_id = p.example_id AND l.parent_kind = 'seed' "
-            "WHERE s.method = 'seed' AND s.source_sha256 = ?)"
-        )
-        args = [source_sha256]
-    # problems written by rejection sampling are seeds of their own kind, never demonstrations
-    problems = (
-        "seed_id NOT IN (SELECT seed_id FROM seeds s JOIN runs r USING (run_id) "
-        "WHERE r.kind = 'generate-rejection-sampling')"
-    )
-    where = f"{where} AND {problems}" if where else f"WHERE {problems}"
-    rows = ledger.con.execute(
-        "SELECT seed_id, instruction, instances, is_classification FROM seeds "
-        f"{where} ORDER BY created_at, source_file, source_line, seed_id",
-        args,
-    ).fetchall()
+    rows = seed_rows(ledger, source_sha256)
     return [
         SeedTask(sid, text, tuple((i["input"], i["output"]) for i in json.loads(instances)), clf)
         for sid, text, instances, clf in rows
     ]
-
-
-def start_run(ledger: Ledger, kind: str, params: dict[str, Any]) -> tuple[str, Journal]:
-    """Commit a run row (status running) and open the teacher-call journal under it."""
-    with ledger.transaction():
-        run_id = ledger.begin_run(kind, params)
-    return run_id, Journal(ledger, run_id)
 
 
 class Generation:
@@ -290,20 +267,15 @@ class Generation:
         """Start writing under a run: record the generation (once per generation id)."""
         self.run_id = run_id
         with self.ledger.transaction():
-            self.ledger.con.execute(
-                "INSERT INTO generations SELECT ?, ?, ?, ?, ?, ?, ?, ? "
-                "WHERE NOT EXISTS (SELECT 1 FROM generations WHERE generation_id = ?)",
-                [
-                    self.generation_id,
-                    self.method,
-                    self.client.model,
-                    self.client.endpoint,
-                    json.dumps(self.params),
-                    json.dumps(self.template_hashes),
-                    run_id,
-                    utcnow(),
-                    self.generation_id,
-                ],
+            add_generation(
+                self.ledger,
+                self.generation_id,
+                method=self.method,
+                teacher_model=self.client.model,
+                endpoint=self.client.endpoint,
+                params=self.params,
+                templates=self.template_hashes,
+                run_id=run_id,
             )
 
     @cached_property
@@ -437,23 +409,13 @@ class Generation:
     def _write_instructions(self, instructions: list[NewInstruction]) -> None:
         if not instructions:
             return
-        now = utcnow()
-        _new = pa.Table.from_pylist(
+        add_instructions(
+            self.ledger,
+            self.run_id,
             [
                 {"instruction_id": i.instruction_id, "instruction": i.text, "clf": i.is_classification}
                 for i in instructions
-            ]
-        )
-        self.ledger.con.execute(
-            "INSERT INTO instructions SELECT DISTINCT ON (instruction_id) instruction_id, instruction, clf, "
-            "?, ? FROM _new ANTI JOIN instructions USING (instruction_id)",
-            [self.run_id, now],
-        )
-        # classified only on a later run (its instances were cut by -n before): fill it in
-        self.ledger.con.execute(
-            "UPDATE instructions SET is_classification = n.clf FROM _new n "
-            "WHERE instructions.instruction_id = n.instruction_id AND instructions.is_classification IS NULL "
-            "AND n.clf IS NOT NULL"
+            ],
         )
         batch = WriteBatch()
         for i in instructions:
@@ -514,7 +476,10 @@ class Generation:
     def _write_candidates(self, candidates: list[Candidate]) -> None:
         if not candidates:
             return
-        _cand = pa.Table.from_pylist(
+        add_candidates(
+            self.ledger,
+            self.generation_id,
+            self.run_id,
             [
                 {
                     "stage": c.stage,
@@ -530,49 +495,17 @@ class Generation:
                 }
                 for c in candidates
             ],
-            schema=pa.schema(
-                [
-                    ("stage", pa.string()),
-                    ("request_hash", pa.string()),
-                    ("choice", pa.int32()),
-                    ("item", pa.int32()),
-                    ("ordinal", pa.int64()),
-                    ("status", pa.string()),
-                    ("reason", pa.string()),
-                    ("details", pa.string()),
-                    ("content", pa.string()),
-                    ("node_id", pa.string()),
-                ]
-            ),
-        )
-        self.ledger.con.execute(
-            """INSERT INTO generation_candidates
-            SELECT DISTINCT ON (stage, request_hash, choice, item)
-                   $gid, stage, request_hash, choice, item, ordinal, status, reason, details::JSON,
-                   content::JSON, node_id, $run, $now
-            FROM _cand c
-            WHERE NOT EXISTS (
-                SELECT 1 FROM generation_candidates g
-                WHERE g.generation_id = $gid AND g.stage = c.stage
-                  AND g.request_hash IS NOT DISTINCT FROM c.request_hash
-                  AND g.choice = c.choice AND g.item = c.item)""",
-            {"gid": self.generation_id, "run": self.run_id, "now": utcnow()},
         )
 
-    def finish(self, status: str = "ok", error: str | None = None) -> dict[str, Any]:
-        """Record the run's end; return the summary."""
-        summary = {
+    def summary(self) -> dict[str, Any]:
+        """The run's summary: the generation, its teacher and the tally."""
+        return {
             "generation_id": self.generation_id,
             "method": self.method,
             "teacher": self.client.model,
             "endpoint": self.client.endpoint,
             **self.tally.as_dict(),
         }
-        if error:
-            summary["error"] = error
-        with self.ledger.transaction():
-            self.ledger.end_run(self.run_id, summary, status)
-        return summary
 
 
 class Loop(Protocol):
@@ -581,6 +514,20 @@ class Loop(Protocol):
     def run(self) -> None:
         """Rounds until a limit is reached."""
         ...
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    """One generator as :func:`generators.runner.prepare` runs it: the method, the parameters that
+    are its identity, its templates, and its loop built from the generation, the seeds and the
+    similarity of instructions. ``min_seeds``: how many seeds its prompt needs."""
+
+    method: str
+    params: dict[str, Any]
+    template_names: tuple[str, ...]
+    build: Callable[[Generation, list[SeedTask], Similarity], Loop]
+    needs_seeds: bool = True
+    min_seeds: int = 0
 
 
 def execute(
@@ -620,26 +567,17 @@ def execute(
             on_progress=on_progress,
         )
         loop = make_loop(gen)
-        with ledger.transaction():
-            run_id = ledger.begin_run(f"generate-{method}", {"method": method, **params})
-        journal.run_id = run_id
-        try:
-            gen.begin(run_id)
+        # the run row commits at once; a failure ends it failed, and what earlier rounds wrote stays
+        with ledger.run(f"generate-{method}", {"method": method, **params}, atomic=False) as run:
+            journal.run_id = run.run_id
+            gen.begin(run.run_id)
             loop.run()
-            return gen.finish()
-        except BaseException as exc:
-            fail_run(ledger, run_id, f"{type(exc).__name__}: {exc}")
-            raise
+            summary = run.summary = gen.summary()
+        return summary
     finally:
         if client is not None:
             client.close()
         journal.close()
-
-
-def fail_run(ledger: Ledger, run_id: str, error: str) -> None:
-    """Mark a run failed (its committed rounds stay; running it again continues it)."""
-    with ledger.transaction():
-        ledger.end_run(run_id, {"error": error}, "failed")
 
 
 def _tokens(reply: TeacherReply) -> int:
@@ -695,6 +633,7 @@ def seed_parent(seed: SeedTask) -> tuple[str, str]:
 __all__ = [
     "Candidate",
     "Generation",
+    "GenerationSpec",
     "Limits",
     "NewExample",
     "NewInstruction",
@@ -704,9 +643,7 @@ __all__ = [
     "TeacherClient",
     "Templates",
     "execute",
-    "fail_run",
     "instruction_node_id",
     "load_seeds",
     "reply_problem",
-    "start_run",
 ]

@@ -35,6 +35,7 @@ from provenance.core.errors import InputError
 from provenance.core.ids import content_id, digest_file
 from provenance.core.ledger import Ledger, ProvenanceSet, WriteCounts
 from provenance.core.models import Declaration, Method, NodeKind, Relation, Seed, SeedInstance
+from provenance.queries.generation import set_claims
 
 #: --format value → field mapping ("hf" picks the mapping from the dataset's columns)
 FORMATS: dict[str, str | None] = {
@@ -155,19 +156,17 @@ def _import_run(
     method: Method,
     columnar: ColumnarSource | None,
 ) -> Iterator[tuple[ProvenanceSet, ImportSummary, WriteCounts]]:
-    """Transaction, run row, teacher row and summary around one import."""
+    """The run (one transaction), teacher row and summary around one import."""
     started = time.perf_counter()
     sha = _digest(path, columnar)
-    with ledger.transaction():
-        run_id = ledger.begin_run(
-            kind,
-            {
-                "file": str(path),
-                "format": fmt,
-                "sha256": sha,
-                "declaration": declaration.model_dump(mode="json"),
-            },
-        )
+    params = {
+        "file": str(path),
+        "format": fmt,
+        "sha256": sha,
+        "declaration": declaration.model_dump(mode="json"),
+    }
+    with ledger.run(kind, params) as run:
+        run_id = run.run_id
         context = ProvenanceSet(
             run_id=run_id,
             declaration=declaration,
@@ -191,17 +190,14 @@ def _import_run(
             raise InputError("contains no records", path=path)
         _finish(ledger, context, summary, counts)
         summary.seconds = round(time.perf_counter() - started, 3)
-        ledger.end_run(run_id, summary.as_dict())
+        run.summary = summary.as_dict()
 
 
 def _finish(ledger: Ledger, context: ProvenanceSet, summary: ImportSummary, counts: WriteCounts) -> None:
     """Fill the summary's counts; duplicates come from this file's provenance rows in the ledger."""
     summary.examples_new, summary.provenance_new = counts.examples, counts.provenance
     summary.seeds_new, summary.edges_new = counts.seeds, counts.edges
-    claims, distinct = ledger.con.execute(
-        "SELECT count(*), count(DISTINCT example_id) FROM provenance WHERE set_id = ?",
-        [context.set_id],
-    ).fetchone()
+    claims, distinct = set_claims(ledger, context.set_id)
     summary.duplicates_in_file = claims - distinct
     summary.examples_known = distinct - counts.examples
     summary.provenance_known = summary.examples - counts.provenance
