@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,35 @@ def test_read_commands_on_a_missing_ledger_exit_2_and_create_nothing(tmp_path: P
     result = run_cli(*args, db=db)
     assert result.exit_code == 2 and "provenance init" in result.stderr
     assert not db.exists()
+
+
+PIPED = [
+    ["recall", "--teacher", "davinci"],
+    ["stats", "--json"],
+    ["show", "seed_task_0"],
+    ["lineage", "seed_task_0", "--descendants"],
+    ["--help"],
+    ["show", "--help"],
+]
+
+
+@pytest.mark.parametrize("args", PIPED, ids=[" ".join(a) for a in PIPED])
+def test_a_reader_that_closed_the_pipe_is_not_an_error(populated: Path, args: list[str]) -> None:
+    """`provenance recall … | head`: exit 0 quietly once the reader has what it wanted."""
+    read, write = os.pipe()
+    os.close(read)  # a reader that has gone already: every write meets a closed pipe
+    try:
+        run = subprocess.run(
+            [sys.executable, "-c", "from provenance.cli import main; main()", "--db", str(populated), *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+    assert (run.returncode, run.stderr) == (0, "")
+    assert run_cli(*args, db=populated).exit_code == 0  # and with a reader, results are exit 0 too
 
 
 def test_init_is_idempotent_and_honours_the_environment(

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from provenance import __version__
-from provenance.cli.common import State, echo_error
+from provenance.cli.common import State, echo_error, silence_stdout
 from provenance.core.errors import ProvenanceError
 
 _COMMANDS = {
@@ -58,11 +58,23 @@ class ProvenanceGroup(click.Group):
         module, attr = target.split(":")
         return getattr(__import__(module, fromlist=[attr]), attr)
 
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError:  # --help or --version piped into a reader that closed early
+            silence_stdout()
+            raise click.exceptions.Exit(0) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:  # `provenance … | head`: the reader has what it wanted; not an error
+            silence_stdout()
+            ctx.exit(0)
         except ProvenanceError as exc:
             echo_error(str(exc))
             ctx.exit(exc.exit_code)
@@ -108,4 +120,10 @@ def cli(ctx: click.Context, db: str) -> None:
 
 def main() -> None:
     """Console entry point."""
-    sys.exit(cli.main(prog_name="provenance"))
+    try:
+        sys.exit(cli.main(prog_name="provenance"))
+    finally:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            silence_stdout()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,10 +43,26 @@ def json_option(fn: F) -> F:
 
 
 def console() -> Console:
-    """A rich console on stdout."""
+    """A rich console on stdout; a closed pipe raises ``BrokenPipeError`` (rich would exit 1)."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    class PipedConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, "stdout was closed by its reader")
+
+    return PipedConsole(highlight=False, soft_wrap=True)
+
+
+def silence_stdout() -> None:
+    """Send the rest of stdout to the null device: its reader (``| head``) has what it wanted."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # a stdout with no file descriptor (tests): nothing to redirect
+        pass
+    finally:
+        os.close(devnull)
 
 
 def echo_json(data: Any) -> None:
