@@ -14,23 +14,23 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from provenance.core.decisions import CURRENT_DECISIONS
 from provenance.core.ledger import Ledger
+from provenance.queries import reports as q
 
 
 def junit_xml(ledger: Ledger, run_id: str, *, limit: int = 1000) -> bytes:
     """The JUnit XML document for a check run."""
-    run = ledger.rows("SELECT started_at, finished_at, params FROM runs WHERE run_id = ?", [run_id])
-    if not run:
+    run = q.run_times_and_params(ledger, run_id)
+    if run is None:
         raise LookupError(f"no run {run_id} in the ledger")
-    params = json.loads(run[0]["params"] or "{}")
-    checks = ledger.rows("SELECT * FROM check_runs WHERE run_id = ? ORDER BY position", [run_id])
+    params = json.loads(run["params"] or "{}")
+    checks = q.check_run_rows(ledger, run_id)
     suites = ET.Element("testsuites", name="provenance check")
     suite = ET.SubElement(
         suites,
         "testsuite",
         name=f"policy pack {params.get('pack', '?')}",
-        timestamp=str(run[0]["started_at"]).replace(" ", "T"),
+        timestamp=str(run["started_at"]).replace(" ", "T"),
     )
     props = ET.SubElement(suite, "properties")
     for key in ("pack", "pack_hash", "path", "student"):
@@ -63,12 +63,7 @@ def junit_xml(ledger: Ledger, run_id: str, *, limit: int = 1000) -> bytes:
             )
         ET.SubElement(case, "system-out").text = _xml_text(summary)
         if c["status"] == "ran" and counts.get("block") and c["context_id"] is not None:
-            for row in ledger.rows(
-                f"SELECT c.example_id, coalesce(c.reason, j.reason) AS reason FROM ({CURRENT_DECISIONS}) c "
-                "LEFT JOIN licence_judgements j ON j.judgement_no = c.ref "
-                "WHERE c.decision = 'block' ORDER BY c.example_id LIMIT ?",
-                [c["context_id"], limit],
-            ):
+            for row in q.blocked_examples(ledger, c["context_id"], limit):
                 tests += 1
                 failures += 1
                 ex = ET.SubElement(
