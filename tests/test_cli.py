@@ -280,3 +280,71 @@ def test_cli_reference_is_current():
     assert reference == page()
     for command in ("generate self-instruct", "train", "verify", "report audit", "demo", "waive"):
         assert f"### `provenance {command}`" in reference
+
+
+def test_the_demo_names_a_provenance_command_that_runs_from_here(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """After the quickstart `provenance` is not on PATH: the demo's closing lines name .venv's script."""
+    from audits.demo_run import DemoFolder
+    from provenance.cli.common import command_name
+    from provenance.cli.demo_cmd import closing_lines
+
+    script = Path(sys.executable).parent / "provenance"
+    if not script.is_file():
+        pytest.skip("no provenance script beside this Python")
+    monkeypatch.chdir(script.parents[2])
+    monkeypatch.setenv("PATH", str(tmp_path))  # not activated
+    assert command_name() == str(script.relative_to(script.parents[2]))
+    monkeypatch.setenv("PATH", str(script.parent))  # activated
+    assert command_name() == "provenance"
+    lines = closing_lines(
+        DemoFolder(tmp_path), checked=1, trained=0, verified=0, command=".venv/bin/provenance"
+    )
+    assert lines[-1].endswith(f"(`.venv/bin/provenance --db {tmp_path / 'provenance.duckdb'} verify`)")
+
+
+def test_demo_runs_its_steps_in_order_and_says_where_everything_is(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The demo's plan, with each command stubbed: the same steps, arguments and closing lines."""
+    calls: list[list[str]] = []
+
+    def stub(args: list[str], prog_name: str, standalone_mode: bool) -> None:
+        calls.append(args)
+        if args[2] == "train":
+            out = Path(args[args.index("--out") + 1])
+            out.mkdir(parents=True)
+            (out / "AUDIT.json").write_text(json.dumps({"training": {"training_id": "t" * 64}}))
+        if args[2] == "check":
+            raise SystemExit(1)
+
+    from click.testing import CliRunner
+
+    from provenance.cli.demo_cmd import demo
+
+    monkeypatch.setattr(cli, "main", stub)  # the demo's steps call cli.main in this process
+    folder = tmp_path / "demo"
+    result = CliRunner().invoke(demo, ["--dir", str(folder)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert all(c[:2] == ["--db", str(folder / "provenance.duckdb")] for c in calls)
+    assert [" ".join(c[2:4]) for c in calls] == [
+        "seeds import",
+        *["journal import", "generate responses"] * 2,
+        "stats",
+        "check --policy",
+        "train --policy",
+        "report audit",
+        "report card",
+        "report spdx",
+        "report model-card",
+        "verify",
+    ]
+    assert calls[10][calls[10].index("--out") + 1] == str(folder / "student")  # SPDX beside the student
+    assert calls[11][calls[11].index("--training") + 1] == "t" * 64
+    out = result.stdout
+    assert "$ provenance seeds import" in out and "→ 175 human-written seed tasks" in out
+    assert "terms (openai-terms-of-use@2023-03-14)" in out
+    assert f"check (CI)    {folder / 'check-junit.xml'}  (exit 1: a block fired)" in out
+    assert "audit trail   verified (`" in out and "done in" in out
+    assert (folder / ".provenance-demo").is_file()

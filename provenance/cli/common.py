@@ -5,10 +5,12 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -107,6 +109,22 @@ def byte_progress(total: int, label: str) -> Iterator[Callable[[int], None] | No
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
     """``n`` and its noun, singular for one: "1 claim", "2 claims", "1,000 nodes"."""
     return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
+
+
+def command_name() -> str:
+    """How to call ``provenance`` from here: the bare name when PATH finds this installation, else
+    the path of its script (``.venv/bin/provenance`` after the quickstart, which activates nothing)."""
+    script = Path(sys.executable).parent / "provenance"
+    if not script.is_file():
+        return "provenance"
+    found = shutil.which("provenance")
+    if found and Path(found).resolve() == script.resolve():
+        return "provenance"
+    try:
+        relative = script.relative_to(Path.cwd())
+    except ValueError:
+        return str(script)
+    return str(relative) if relative.parent != Path(".") else f"./{relative}"
 
 
 def short(ident: str | None, n: int = 12) -> str:

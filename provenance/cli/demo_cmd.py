@@ -1,40 +1,72 @@
-"""``provenance demo``: the whole pipeline on the bundled example, offline, as one command."""
+"""``provenance demo``: the whole pipeline on the bundled example, offline, as one command.
+
+The demo runs the pipeline's own commands in this process, one step after another, and prints
+what each showed and what it means; the folder, the bundled example and what the student's audit
+report names come from :mod:`audits.demo_run`.
+"""
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
-from importlib import resources
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from provenance.cli.common import console
+from audits.demo_run import (
+    RECORDED,
+    BundledExample,
+    DemoFolder,
+    bundled_example,
+    prepare_folder,
+    training_id,
+)
+from provenance.cli.common import command_name, console
 
-#: The bundled example: the Self-Instruct seeds and two OpenAI teachers' recorded outputs.
-TEACHERS = {
-    "text-davinci-003": "text-davinci-003_predictions.jsonl",
-    "davinci": "davinci_predictions.jsonl",
-}
-RECORDED = "recorded://github.com/yizhongw/self-instruct/human_eval"
-MARKER = ".provenance-demo"
-
-
-def example_dir() -> Path:
-    """Where the bundled example lives (the source tree's examples/self-instruct)."""
-    here = Path(__file__).resolve().parents[2] / "examples" / "self-instruct"
-    if (here / "seed_tasks.jsonl").is_file():
-        return here
-    packaged = Path(str(resources.files("provenance"))).parent / "examples" / "self-instruct"
-    return packaged
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
-def _manifest(path: Path) -> dict[str, Any]:
-    import yaml
+@dataclass(frozen=True)
+class Step:
+    """One command of the demo: a title, what its result means, its arguments, its allowed exits."""
 
-    return yaml.safe_load(path.read_text("utf-8"))
+    title: str
+    explain: str
+    args: tuple[str, ...]
+    expect: tuple[int, ...] = (0,)
+
+
+@dataclass(frozen=True)
+class StepRunner:
+    """Runs steps as ``provenance --db DB ARGS`` in this process, each under a rule of its own."""
+
+    db: Path
+    out: Console
+
+    def __call__(self, step: Step) -> int:
+        """Print the step, run it, print what it means; return its exit code.
+
+        Raises:
+            click.ClickException: the step exited with a code it does not expect.
+        """
+        from provenance.cli import cli
+
+        self.out.rule(f"[bold]{step.title}")
+        self.out.print(f"[dim]$ provenance {' '.join(step.args)}[/]")
+        try:
+            cli.main(["--db", str(self.db), *step.args], prog_name="provenance", standalone_mode=False)
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        except click.exceptions.Exit as exc:
+            code = exc.exit_code
+        if code not in step.expect:
+            raise click.ClickException(f"step {step.title!r} exited {code}; see above")
+        self.out.print(f"[green]→[/] {step.explain}")
+        return code
 
 
 @click.command("demo")
@@ -60,178 +92,159 @@ def demo(folder: Path, force: bool, steps: int) -> None:
     Example:
       provenance demo --dir demo
     """
-    from provenance.cli import cli
-    from provenance.core.errors import InputError
-
-    if folder.exists() and any(folder.iterdir()):
-        if not force:
-            raise InputError("exists and is not empty; choose another --dir or give --force", path=folder)
-        if not (folder / MARKER).is_file():
-            raise InputError(
-                f"is not a folder an earlier demo made (no {MARKER}); --force only replaces those",
-                path=folder,
-            )
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / MARKER).write_text(
-        "made by `provenance demo`; `provenance demo --force` may replace this folder\n"
-    )
-    db = folder / "provenance.duckdb"
-    data = example_dir()
+    place = prepare_folder(folder, force=force)
+    example = bundled_example()
     out = console()
     started = time.perf_counter()
+    run = StepRunner(place.db, out)
+    for step in record_steps(example):
+        run(step)
+    run(Step("4. The ledger", "what is recorded, and what is unknown.", ("stats",)))
+    checked = run(check_step(place))
+    trained = run(train_step(place, steps))
+    for step in report_steps(place, trained=trained == 0):
+        run(step)
+    verified = run(
+        Step(
+            "11. Verify the audit trail",
+            "every run's rows are still what the hash-chained log vouches for.",
+            ("verify",),
+            expect=(0, 1),
+        )
+    )
+    seconds = time.perf_counter() - started
+    out.rule("[bold]Where everything is")
+    for line in closing_lines(
+        place, checked=checked, trained=trained, verified=verified, command=command_name()
+    ):
+        out.print(line)
+    out.print(f"[bold]done in {seconds:.0f} s[/]")
 
-    def step(title: str, explain: str, *args: str, expect: tuple[int, ...] = (0,)) -> int:
-        out.rule(f"[bold]{title}")
-        out.print(f"[dim]$ provenance {' '.join(args)}[/]")
-        try:
-            cli.main(["--db", str(db), *args], prog_name="provenance", standalone_mode=False)
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        except click.exceptions.Exit as exc:
-            code = exc.exit_code
-        if code not in expect:
-            raise click.ClickException(f"step {title!r} exited {code}; see above")
-        out.print(f"[green]→[/] {explain}")
-        return code
 
-    step(
+def record_steps(example: BundledExample) -> Iterator[Step]:
+    """Steps 1 to 3: the human seeds, then each teacher's outputs journaled and generated by replay."""
+    yield Step(
         "1. Human seeds",
         "175 human-written seed tasks, Apache-2.0, the roots of lineage.",
-        "seeds",
-        "import",
-        str(data / "seed_tasks.jsonl"),
-        "--manifest",
-        str(data / "seeds.yaml"),
+        ("seeds", "import", str(example.seeds), "--manifest", str(example.seeds_manifest)),
     )
-    for letter, (teacher, file) in zip("ab", TEACHERS.items(), strict=True):
-        declared = _manifest(data / f"{teacher}.yaml")
-        terms = declared["terms"]
-        step(
-            f"2{letter}. {teacher}: its recorded outputs into the teacher-call journal",
+    for letter, teacher in zip("ab", example.teachers, strict=True):
+        yield Step(
+            f"2{letter}. {teacher.model}: its recorded outputs into the teacher-call journal",
             "each logged response is now the journaled answer to the request the generator sends.",
-            "journal",
-            "import",
-            str(data / file),
-            "--from-log",
-            "--teacher",
-            teacher,
-            "--base-url",
-            RECORDED,
+            (
+                "journal",
+                "import",
+                str(teacher.outputs),
+                "--from-log",
+                "--teacher",
+                teacher.model,
+                "--base-url",
+                RECORDED,
+            ),
         )
-        step(
-            f"3{letter}. {teacher}: generate through the journal's replay (no network)",
-            f"252 examples by {teacher}, each with its teacher, licence, "
-            f"terms ({terms['id']}@{terms['version']}), "
+        yield Step(
+            f"3{letter}. {teacher.model}: generate through the journal's replay (no network)",
+            f"252 examples by {teacher.model}, each with its teacher, licence, terms ({teacher.terms}), "
             "request and prompt.",
-            "generate",
-            "responses",
-            str(data / file),
-            "--teacher",
-            teacher,
-            "--base-url",
-            RECORDED,
-            "--replay",
-            "-n",
-            "100000",
-            "--licence",
-            declared["licence"],
-            "--terms",
-            f"{terms['id']}@{terms['version']}",
-            "--source",
-            declared["source"],
+            (
+                "generate",
+                "responses",
+                str(teacher.outputs),
+                "--teacher",
+                teacher.model,
+                "--base-url",
+                RECORDED,
+                "--replay",
+                "-n",
+                "100000",
+                "--licence",
+                teacher.licence,
+                "--terms",
+                teacher.terms,
+                "--source",
+                teacher.source,
+            ),
         )
-    step("4. The ledger", "what is recorded, and what is unknown.", "stats")
-    code = step(
+
+
+def check_step(place: DemoFolder) -> Step:
+    """Step 5: the commercial policy pack, with its JUnit report for CI."""
+    return Step(
         "5. The commercial policy pack",
         "OpenAI's outputs may not train a commercial student that competes with OpenAI, so the licence "
         "check drops them; the contamination check finds those prompts are Self-Instruct's evaluation set; "
         "PII is redacted into new examples; toxicity runs only where a detoxify checkpoint is installed "
         "and is otherwise reported as not run.",
-        "check",
-        "--policy",
-        "commercial",
-        "--junit",
-        str(folder / "check-junit.xml"),
+        ("check", "--policy", "commercial", "--junit", str(place.junit)),
         expect=(0, 1),
     )
-    student = folder / "student"
-    trained = step(
+
+
+def train_step(place: DemoFolder, steps: int) -> Step:
+    """Step 6: a tiny student trained through the gate."""
+    return Step(
         "6. Train a tiny student through the gate",
         "only what the pack allows trains; the student leaves with AUDIT.md, AUDIT.json and its "
         "manifest (the Merkle root of its examples).",
-        "train",
-        "--policy",
-        "commercial",
-        "--student",
-        "tiny",
-        "--out",
-        str(student),
-        "--max-steps",
-        str(steps),
-        "--max-length",
-        "256",
+        (
+            "train",
+            "--policy",
+            "commercial",
+            "--student",
+            "tiny",
+            "--out",
+            str(place.student),
+            "--max-steps",
+            str(steps),
+            "--max-length",
+            "256",
+        ),
         expect=(0, 1),
     )
-    reports = folder / "reports"
-    step(
+
+
+def report_steps(place: DemoFolder, *, trained: bool) -> Iterator[Step]:
+    """Steps 7 to 10: the audit report, the dataset card, SPDX, and the model card of a trained student."""
+    reports = place.reports
+    yield Step(
         "7. Audit report",
         "one HTML file that opens offline, with Markdown and JSON beside it.",
-        "report",
-        "audit",
-        "--out",
-        str(reports),
+        ("report", "audit", "--out", str(reports)),
     )
-    step(
+    yield Step(
         "8. Dataset card",
         "a Hugging Face dataset card whose numbers all come from the ledger.",
-        "report",
-        "card",
-        "--out",
-        str(reports / "dataset-card"),
+        ("report", "card", "--out", str(reports / "dataset-card")),
     )
-    step(
+    yield Step(
         "9. SPDX",
         "SPDX 3.0.1 (dataset and AI packages, trainedOn) and SPDX 2.3.",
-        "report",
-        "spdx",
-        "--out",
-        str(student if trained == 0 else reports),
+        ("report", "spdx", "--out", str(place.student if trained else reports)),
     )
-    if trained == 0:
-        training = json.loads((student / "AUDIT.json").read_text("utf-8"))["training"]["training_id"]
-        step(
+    if trained:
+        yield Step(
             "10. Model card",
             "the student's card states every obligation as a requirement.",
-            "report",
-            "model-card",
-            "--training",
-            training,
-            "--out",
-            str(student),
+            ("report", "model-card", "--training", training_id(place.student), "--out", str(place.student)),
         )
-    verified = step(
-        "11. Verify the audit trail",
-        "every run's rows are still what the hash-chained log vouches for.",
-        "verify",
-        expect=(0, 1),
-    )
-    seconds = time.perf_counter() - started
-    out.rule("[bold]Where everything is")
-    out.print(f"ledger        {db}")
-    out.print(
-        f"check (CI)    {folder / 'check-junit.xml'}  "
-        f"(exit {code}: {'a block fired' if code else 'no block'})"
-    )
+
+
+def closing_lines(place: DemoFolder, *, checked: int, trained: int, verified: int, command: str) -> list[str]:
+    """Where everything is, and how to verify the trail again with a command that runs from here."""
+    student = place.student
     if trained == 0:
-        out.print(
+        made = (
             f"student       {student}/  (model.safetensors, AUDIT.md, AUDIT.json, manifest.json, README.md, "
             "dataset.spdx3.json, dataset.spdx.json)"
         )
     else:
-        out.print(f"student       none: the gate said no; the reasons are in {student}/AUDIT.md")
-    out.print(f"audit report  {reports / 'audit.html'}  (and audit.md, audit.json)")
-    out.print(f"dataset card  {reports / 'dataset-card' / 'README.md'}")
-    out.print(f"audit trail   {'verified' if verified == 0 else 'ALTERED'} (`provenance --db {db} verify`)")
-    out.print(f"[bold]done in {seconds:.0f} s[/]")
+        made = f"student       none: the gate said no; the reasons are in {student}/AUDIT.md"
+    return [
+        f"ledger        {place.db}",
+        f"check (CI)    {place.junit}  (exit {checked}: {'a block fired' if checked else 'no block'})",
+        made,
+        f"audit report  {place.reports / 'audit.html'}  (and audit.md, audit.json)",
+        f"dataset card  {place.reports / 'dataset-card' / 'README.md'}",
+        f"audit trail   {'verified' if verified == 0 else 'ALTERED'} (`{command} --db {place.db} verify`)",
+    ]
