@@ -348,3 +348,33 @@ def test_demo_runs_its_steps_in_order_and_says_where_everything_is(
     assert f"check (CI)    {folder / 'check-junit.xml'}  (exit 1: a block fired)" in out
     assert "audit trail   verified (`" in out and "done in" in out
     assert (folder / ".provenance-demo").is_file()
+
+
+def is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def test_the_cli_uses_only_public_names_of_the_packages_below() -> None:
+    """The top floor imports public functions only: no `from x import _private`, no `module._private`."""
+    import ast
+
+    private: list[str] = []
+    for path in sorted((ROOT / "provenance" / "cli").glob("*.py")):
+        tree = ast.parse(path.read_text("utf-8"))
+        imported: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and not (node.module or "").startswith("provenance.cli"):
+                for alias in node.names:
+                    if is_private(alias.name):
+                        private.append(f"{path.name}:{node.lineno}: from {node.module} import {alias.name}")
+                    imported.add(alias.asname or alias.name)
+            elif isinstance(node, ast.Import):
+                imported |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and is_private(node.attr):
+                base = node.value
+                while isinstance(base, ast.Attribute):
+                    base = base.value
+                if isinstance(base, ast.Name) and base.id in imported:
+                    private.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+    assert not private, private
