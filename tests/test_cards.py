@@ -13,6 +13,7 @@ import yaml
 
 from provenance.core.errors import InputError, NotFoundError
 from reports import cards
+from reports.facts import Facts
 
 FACTS = Path(__file__).parent / "data" / "facts_example.json"
 TRAINING = "b387155c47618c9442d691a63b48730f6b6da0bb7cecc79cc7e1544023b9f4e3"
@@ -109,7 +110,7 @@ def test_licence_table_values_are_hub_ids() -> None:
 
 
 def test_dataset_card_metadata_equals_facts(facts: dict[str, Any]) -> None:
-    meta, body = split(cards.dataset_card(facts, pretty_name="Self-Instruct replay"))
+    meta, body = split(cards.dataset_card(Facts.from_dict(facts), pretty_name="Self-Instruct replay"))
     assert meta["size_categories"] == [facts["dataset"]["size_category"]]
     assert meta["pretty_name"] == "Self-Instruct replay"
     assert meta["language"] == ["en"]
@@ -135,57 +136,57 @@ def test_dataset_card_metadata_equals_facts(facts: dict[str, Any]) -> None:
 def test_dataset_card_reads_back_with_huggingface_hub(facts: dict[str, Any]) -> None:
     from huggingface_hub import DatasetCard
 
-    data = DatasetCard(cards.dataset_card(facts)).data
+    data = DatasetCard(cards.dataset_card(Facts.from_dict(facts))).data
     assert data.size_categories == [facts["dataset"]["size_category"]]
     assert data.license == "other"
     assert data.to_dict()["teachers"][0]["model"] == facts["teachers"][0]["model"]
 
 
 def test_creators_follow_origin(facts: dict[str, Any]) -> None:
-    meta, _ = split(cards.dataset_card(facts))
+    meta, _ = split(cards.dataset_card(Facts.from_dict(facts)))
     assert "machine-generated" in meta["annotations_creators"]
     assert "expert-generated" in meta["annotations_creators"]  # the human seed tasks
     assert meta["language_creators"] == meta["annotations_creators"]
 
     facts["dataset"]["origin"] = {"human": 177}
     facts["dataset"]["method"] = {"seed": 177}
-    meta, _ = split(cards.dataset_card(facts))
+    meta, _ = split(cards.dataset_card(Facts.from_dict(facts)))
     assert "machine-generated" not in meta["annotations_creators"]
     assert "machine-generated" not in meta["language_creators"]
     assert meta["annotations_creators"] == ["expert-generated"]
 
     facts["dataset"]["origin"] = {"human": 300}
     facts["dataset"]["method"] = {"seed": 100, "imported": 200}
-    meta, _ = split(cards.dataset_card(facts))
+    meta, _ = split(cards.dataset_card(Facts.from_dict(facts)))
     assert meta["annotations_creators"] == ["expert-generated", "found"]
 
 
 def test_source_datasets(facts: dict[str, Any]) -> None:
-    meta, _ = split(cards.dataset_card(facts))
+    meta, _ = split(cards.dataset_card(Facts.from_dict(facts)))
     # 40 examples were generated here; the rest came from two declared sources
     assert meta["source_datasets"][0] == "original"
     assert meta["source_datasets"][1:] == [f"extended|{s['source']}" for s in facts["sources"]]
 
     facts["dataset"]["method"] = {"imported": 470}
     facts["sources"] = [{"source": "tatsu-lab/alpaca", "examples": 470}]
-    meta, _ = split(cards.dataset_card(facts))
+    meta, _ = split(cards.dataset_card(Facts.from_dict(facts)))
     assert meta["source_datasets"] == ["extended|tatsu-lab/alpaca"]
 
     facts["sources"] = []
     facts["dataset"]["method"] = {"teacher": 470}
-    meta, _ = split(cards.dataset_card(facts))
+    meta, _ = split(cards.dataset_card(Facts.from_dict(facts)))
     assert meta["source_datasets"] == ["original"]
 
 
 def test_single_licence_is_the_hub_licence(facts: dict[str, Any]) -> None:
     facts["licences"]["expressions"] = {"CC-BY-NC-4.0": 470}
-    meta, _ = split(cards.dataset_card(facts))
+    meta, _ = split(cards.dataset_card(Facts.from_dict(facts)))
     assert meta["license"] == "cc-by-nc-4.0"
     assert "license_name" not in meta
 
 
 def test_dataset_card_states_obligations_and_limitations(facts: dict[str, Any]) -> None:
-    _, body = split(cards.dataset_card(facts))
+    _, body = split(cards.dataset_card(Facts.from_dict(facts)))
     limits = body.split("## Limitations and obligations", 1)[1]
     text = "Do not use the student to develop models that compete with OpenAI."
     assert text in limits
@@ -195,7 +196,7 @@ def test_dataset_card_states_obligations_and_limitations(facts: dict[str, Any]) 
 
 
 def test_not_run_check_is_not_a_verdict(facts: dict[str, Any]) -> None:
-    _, body = split(cards.dataset_card(facts))
+    _, body = split(cards.dataset_card(Facts.from_dict(facts)))
     row = next(line for line in body.splitlines() if line.startswith("| toxicity |"))
     assert "NOT RUN" in row and "no verdict" in row and "| ran |" not in row
     assert "toxicity was not run" in body
@@ -203,7 +204,7 @@ def test_not_run_check_is_not_a_verdict(facts: dict[str, Any]) -> None:
 
 
 def test_pii_statement(facts: dict[str, Any]) -> None:
-    _, body = split(cards.dataset_card(facts))
+    _, body = split(cards.dataset_card(Facts.from_dict(facts)))
     pii = body.split("## Personal information", 1)[1].split("##", 1)[0]
     assert f"in {facts['pii']['examples_with_pii']} examples" in pii
     assert "EMAIL_ADDRESS 9" in pii and "PHONE_NUMBER 1" in pii
@@ -213,7 +214,7 @@ def test_pii_statement(facts: dict[str, Any]) -> None:
     check = next(c for c in facts["checks"] if c["kind"] == "pii")
     check.update(status="not-run", not_run_reason="presidio is not installed", counts={}, context_id=None)
     facts["pii"] = {"ran": False, "examples_with_pii": 0, "entities": {}, "redacted": 0, "notes": []}
-    _, body = split(cards.dataset_card(facts))
+    _, body = split(cards.dataset_card(Facts.from_dict(facts)))
     pii = body.split("## Personal information", 1)[1].split("##", 1)[0]
     assert "did not run" in pii and "presidio is not installed" in pii
     assert "found personal information" not in pii
@@ -221,7 +222,7 @@ def test_pii_statement(facts: dict[str, Any]) -> None:
 
 def test_no_gate_and_no_checks(facts: dict[str, Any]) -> None:
     facts["gate"], facts["checks"] = None, []
-    _, body = split(cards.dataset_card(facts))
+    _, body = split(cards.dataset_card(Facts.from_dict(facts)))
     assert "No gate has run on this ledger" in body
     assert "No policy checks have run" in body
 
@@ -232,7 +233,7 @@ def test_no_gate_and_no_checks(facts: dict[str, Any]) -> None:
 def test_model_card_for_a_tiny_student(facts: dict[str, Any]) -> None:
     from huggingface_hub import ModelCard
 
-    text = cards.model_card(facts, TRAINING)
+    text = cards.model_card(Facts.from_dict(facts), TRAINING)
     meta, body = split(text)
     t = training(facts)
     assert "base_model" not in meta and "base_model_relation" not in meta
@@ -260,19 +261,19 @@ def test_model_card_for_a_tiny_student(facts: dict[str, Any]) -> None:
 
 
 def test_model_card_prefix_and_unknown_id(facts: dict[str, Any]) -> None:
-    assert cards.model_card(facts, TRAINING[:8]) == cards.model_card(facts, TRAINING)
+    assert cards.model_card(Facts.from_dict(facts), TRAINING[:8]) == cards.model_card(Facts.from_dict(facts), TRAINING)
     with pytest.raises(NotFoundError) as err:
-        cards.model_card(facts, "ffffffffffff")
+        cards.model_card(Facts.from_dict(facts), "ffffffffffff")
     assert err.value.exit_code == 2
     with pytest.raises(InputError) as err:
-        cards.model_card(facts, TRAINING[:3])
+        cards.model_card(Facts.from_dict(facts), TRAINING[:3])
     assert err.value.exit_code == 2
 
 
 def test_model_card_states_a_llama_obligation_as_a_requirement(facts: dict[str, Any]) -> None:
     t = training(facts)
     t["gate"]["obligations"].append(LLAMA)
-    _, body = split(cards.model_card(facts, TRAINING))
+    _, body = split(cards.model_card(Facts.from_dict(facts), TRAINING))
     assert LLAMA["text"] in body
     assert 'You must give this model a name that begins with "Llama" when you distribute it' in body
 
@@ -298,7 +299,7 @@ def test_model_card_for_a_fine_tuned_student(facts: dict[str, Any]) -> None:
         "obligations": [LLAMA, built],
         "terms": None,
     }
-    text = cards.model_card(facts, TRAINING)
+    text = cards.model_card(Facts.from_dict(facts), TRAINING)
     meta, body = split(text)
     assert meta["base_model"] == base
     assert meta["base_model_relation"] == "finetune"
@@ -312,7 +313,7 @@ def test_model_card_for_a_fine_tuned_student(facts: dict[str, Any]) -> None:
 
 def test_model_card_without_obligation_record(facts: dict[str, Any]) -> None:
     old = facts["trainings"][0]  # a gate record from before obligations were recorded
-    _, body = split(cards.model_card(facts, old["training_id"]))
+    _, body = split(cards.model_card(Facts.from_dict(facts), old["training_id"]))
     assert "no obligations were recorded" in body
     assert old["model_digest"] in body
 
@@ -326,7 +327,7 @@ def test_no_raw_contact_data(facts: dict[str, Any]) -> None:
     facts["checks"][3]["not_run_reason"] = "mail ops@example.org for the checkpoint"
     facts["pii"]["notes"].append("ask bob.smith@corp.example.net")
     facts["trainings"][1]["gate"]["reasons"] = [{"code": "x", "message": "from alice@example.com"}]
-    texts = [cards.dataset_card(facts), cards.model_card(facts, TRAINING)]
+    texts = [cards.dataset_card(Facts.from_dict(facts)), cards.model_card(Facts.from_dict(facts), TRAINING)]
     for text in texts:
         assert not EMAIL.search(text), EMAIL.search(text)
         # a check sample in the example facts holds a phone number the PII check missed: samples stay out
@@ -335,12 +336,12 @@ def test_no_raw_contact_data(facts: dict[str, Any]) -> None:
 
 
 def test_write_cards(facts: dict[str, Any], tmp_path: Path) -> None:
-    path = cards.write_dataset_card(facts, tmp_path / "data", pretty_name="X")
+    path = cards.write_dataset_card(Facts.from_dict(facts), tmp_path / "data", pretty_name="X")
     assert path == tmp_path / "data" / "README.md"
     assert split(path.read_text("utf-8"))[0]["pretty_name"] == "X"
-    path = cards.write_model_card(facts, TRAINING[:10], tmp_path / "student")
+    path = cards.write_model_card(Facts.from_dict(facts), TRAINING[:10], tmp_path / "student")
     assert path == tmp_path / "student" / "README.md"
-    assert path.read_text("utf-8") == cards.model_card(facts, TRAINING)
+    assert path.read_text("utf-8") == cards.model_card(Facts.from_dict(facts), TRAINING)
     with pytest.raises(NotFoundError):
-        cards.write_model_card(facts, "0000000000", tmp_path / "nothing")
+        cards.write_model_card(Facts.from_dict(facts), "0000000000", tmp_path / "nothing")
     assert not (tmp_path / "nothing").exists()

@@ -17,7 +17,11 @@ from spdx_tools.spdx.model import RelationshipType
 from spdx_tools.spdx.parser.parse_anything import parse_file
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
-from reports.spdx import SpdxError, combined_licence, spdx3_document, write_spdx3, write_spdx23
+from reports.facts import Facts
+from reports.spdx import SpdxError
+from reports.spdx3 import spdx3_document, write_spdx3
+from reports.spdx23 import write_spdx23
+from reports.statements import combined_licence
 
 FACTS = json.loads((Path(__file__).parent / "data" / "facts_example.json").read_text())
 OLD_TOU = "LicenseRef-scancode-openai-tou-20230314"
@@ -35,7 +39,7 @@ def facts(**changes: Any) -> dict[str, Any]:
 
 
 def load3(f: dict[str, Any], tmp_path: Path) -> Any:
-    _, objects = spdx_python_model.load(write_spdx3(f, tmp_path))
+    _, objects = spdx_python_model.load(write_spdx3(Facts.from_dict(f), tmp_path))
     return objects
 
 
@@ -71,7 +75,7 @@ def far_from_utc(monkeypatch):
 
 
 def test_spdx3_json_ld_round_trips_through_the_deserializer(tmp_path, far_from_utc):
-    path = write_spdx3(FACTS, tmp_path)
+    path = write_spdx3(Facts.from_dict(FACTS), tmp_path)
     assert path == tmp_path / "dataset.spdx3.json"
     data = json.loads(path.read_text())
     assert data["@context"] == "https://spdx.org/rdf/3.0.1/spdx-context.jsonld"
@@ -197,9 +201,9 @@ def test_collection_process_and_known_biases_come_from_the_facts(tmp_path):
 
 
 def test_ids_are_stable_and_follow_the_namespace(tmp_path):
-    first = write_spdx3(FACTS, tmp_path / "a").read_bytes()
-    assert write_spdx3(FACTS, tmp_path / "b").read_bytes() == first
-    objects = spdx3_document(FACTS, namespace="my ledger")
+    first = write_spdx3(Facts.from_dict(FACTS), tmp_path / "a").read_bytes()
+    assert write_spdx3(Facts.from_dict(FACTS), tmp_path / "b").read_bytes() == first
+    objects = spdx3_document(Facts.from_dict(FACTS), namespace="my ledger")
     ids = {o.spdxId for o in objects.foreach_type(m.Element)}
     assert "https://provenance.invalid/my%20ledger/dataset-ledger" in ids
     assert all(i.startswith("https://provenance.invalid/my%20ledger/") for i in ids)
@@ -210,7 +214,7 @@ def test_without_trainings_the_document_is_dataset_only(tmp_path):
     assert list(packages(objects, m.dataset_DatasetPackage)) == ["dataset-ledger"]
     assert list(objects.foreach_type(m.ai_AIPackage)) == []
     assert not [r for r in objects.foreach_type(m.Relationship) if r.relationshipType.endswith("/trainedOn")]
-    doc = parse_file(str(write_spdx23(facts(trainings=[]), tmp_path)))
+    doc = parse_file(str(write_spdx23(Facts.from_dict(facts(trainings=[])), tmp_path)))
     assert [p.spdx_id for p in doc.packages] == ["SPDXRef-dataset-ledger"]
 
 
@@ -271,7 +275,7 @@ def test_combined_licence(expressions, expected):
 
 
 def test_spdx23_validates_and_parses_back_with_licences_and_relationships(tmp_path):
-    path = write_spdx23(FACTS, tmp_path)
+    path = write_spdx23(Facts.from_dict(FACTS), tmp_path)
     assert path == tmp_path / "dataset.spdx.json"
     doc = parse_file(str(path))
     assert validate_full_spdx_document(doc) == []
@@ -319,7 +323,7 @@ def test_spdx23_licence_refs_get_extracted_licensing_info(tmp_path):
             "examples": 10,
         }
     ]
-    doc = parse_file(str(write_spdx23(f, tmp_path)))
+    doc = parse_file(str(write_spdx23(Facts.from_dict(f), tmp_path)))
     (info,) = doc.extracted_licensing_info
     assert info.license_id == "LicenseRef-sharegpt-non-commercial"
     assert info.extracted_text == "See the teacher's terms: sharegpt-terms@2023-04-01"
@@ -328,7 +332,7 @@ def test_spdx23_licence_refs_get_extracted_licensing_info(tmp_path):
     assert validate_full_spdx_document(doc) == []
 
     f["teachers"] = []  # a reference no teacher accounts for still gets a text, so the document validates
-    doc = parse_file(str(write_spdx23(f, tmp_path)))
+    doc = parse_file(str(write_spdx23(Facts.from_dict(f), tmp_path)))
     (info,) = doc.extracted_licensing_info
     assert "no licence text is recorded" in info.extracted_text
 
@@ -337,7 +341,7 @@ def test_spdx23_validation_problems_raise_spdx_error(tmp_path):
     f = facts()
     f["trainings"][0]["model_digest"] = "not-a-sha256"
     with pytest.raises(SpdxError) as err:
-        write_spdx23(f, tmp_path)
+        write_spdx23(Facts.from_dict(f), tmp_path)
     assert err.value.problems and any("not-a-sha256" in p for p in err.value.problems)
     assert "not-a-sha256" in str(err.value)
     assert not (tmp_path / "dataset.spdx.json").exists()
@@ -345,7 +349,7 @@ def test_spdx23_validation_problems_raise_spdx_error(tmp_path):
 
 def test_importing_the_module_loads_neither_spdx_library():
     code = (
-        "import sys, reports.spdx; "
+        "import sys, reports.spdx3, reports.spdx23; "
         "print(sorted(m for m in ('spdx_tools', 'spdx_python_model') if m in sys.modules))"
     )
     root = Path(__file__).resolve().parents[1]

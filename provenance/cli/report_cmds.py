@@ -12,6 +12,7 @@ from provenance.cli.common import State, console, echo_json, json_option, pass_s
 
 if TYPE_CHECKING:
     from provenance.core.ledger import Ledger
+    from reports.facts import Facts
 
 
 def _out_option(fn: Any) -> Any:
@@ -21,7 +22,7 @@ def _out_option(fn: Any) -> Any:
     )(fn)  # fmt: skip
 
 
-def _collect(ledger: Ledger) -> dict[str, Any]:
+def _collect(ledger: Ledger) -> Facts:
     """The facts every report is written from, with what verify found."""
     from audits.verify import verify_ledger
     from reports.facts import collect
@@ -35,7 +36,7 @@ def _collect(ledger: Ledger) -> dict[str, Any]:
     return collect(ledger, verified=verified)
 
 
-def _facts(state: State) -> dict[str, Any]:
+def _facts(state: State) -> Facts:
     """Read the ledger once: the facts every report is written from, with what verify found."""
     with state.open(read_only=True) as ledger:
         return _collect(ledger)
@@ -98,7 +99,7 @@ def card(state: State, out_dir: Path, pretty_name: str | None, as_json: bool) ->
     Example:
       provenance report card --out dataset/ --name "Acme distilled instructions"
     """
-    from reports.cards import write_dataset_card
+    from reports.dataset_card import write_dataset_card
 
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -118,7 +119,7 @@ def model_card(state: State, training_id: str, out_dir: Path, as_json: bool) -> 
     Example:
       provenance report model-card --training 3fa2c1 --out students/tiny-1
     """
-    from reports.cards import write_model_card
+    from reports.model_card import write_model_card
 
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -136,7 +137,8 @@ def spdx(state: State, out_dir: Path, as_json: bool) -> None:
     Example:
       provenance report spdx --out sbom/
     """
-    from reports.spdx import write_spdx3, write_spdx23
+    from reports.spdx3 import write_spdx3
+    from reports.spdx23 import write_spdx23
 
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -164,13 +166,8 @@ def croissant(state: State, out_dir: Path, name: str | None, as_json: bool) -> N
       provenance report croissant --out release/
     """
     from provenance.core.export import export
-    from reports.croissant import (
-        DATA_FILE,
-        CroissantError,
-        require_mlcroissant,
-        validate,
-        write_croissant,
-    )
+    from reports.croissant import DATA_FILE, CroissantError, require_mlcroissant, write_croissant
+    from reports.croissant_validate import validate
 
     started = time.perf_counter()
     require_mlcroissant()  # before any work: without it nothing can be validated
@@ -180,7 +177,7 @@ def croissant(state: State, out_dir: Path, name: str | None, as_json: bool) -> N
         data = Path(export(ledger, out_dir / DATA_FILE, "jsonl")["path"])
         path = write_croissant(facts, out_dir, data, name=name)
         try:
-            checked = validate(path, ledger, expected=int(facts["dataset"]["examples"]))
+            checked = validate(path, ledger, expected=facts.dataset.examples)
         except CroissantError as exc:  # never leave an invalid description under the name of a valid one
             rejected = path.replace(path.with_name(f"rejected-{path.name}"))
             raise CroissantError([*exc.problems, f"the description is kept as {rejected}"]) from exc

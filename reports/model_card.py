@@ -1,0 +1,261 @@
+"""The Hugging Face model card (README.md with YAML metadata) of a student, written from a ledger's facts.
+
+The base model, the dataset it was trained on, the licence, and every obligation of the training
+data's terms as a requirement; every number is read from the ledger.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from provenance.core.errors import AmbiguousIdError, InputError, NotFoundError
+from reports.card_text import (
+    HUB_ID,
+    MIN_PREFIX,
+    TEMPLATE,
+    audit_section,
+    hub_licence,
+    requirement,
+    safe,
+    table,
+    unique,
+)
+from reports.facts import Facts, Obligation, Training
+
+HubLicence = tuple[str, str | None, str | None]
+
+
+def _training(facts: Facts, training_id: str) -> Training:
+    exact = [t for t in facts.trainings if t.training_id == training_id]
+    if exact:
+        return exact[0]
+    if len(training_id) < MIN_PREFIX:
+        raise InputError(
+            f"training id prefix {training_id!r} is too short: give at least {MIN_PREFIX} characters"
+        )
+    found = [t for t in facts.trainings if str(t.training_id).startswith(training_id)]
+    if not found:
+        raise NotFoundError(
+            f"no training {training_id!r} in this ledger; `provenance stats` lists the trainings"
+        )
+    if len(found) > 1:
+        raise AmbiguousIdError(
+            f"training id prefix {training_id!r} matches {len(found)} trainings; give more"
+        )
+    return found[0]
+
+
+def _base_licence(training: Training) -> str | None:
+    """The base model's licence, when the gate's judgement of the student names it."""
+    finding = (training.gate or {}).get("student_finding") or {}
+    if finding.get("licence"):
+        return str(finding["licence"])
+    reason = str(finding.get("reason") or "")
+    m = re.match(r"base model .+? \(([^()]+)\): ", reason) or re.match(
+        r"declared base licence (\S+?):", reason
+    )
+    return m.group(1) if m else None
+
+
+def model_card(facts: Facts, training_id: str) -> str:
+    """The model card (README.md text) for one training: a full id or a prefix of at least 6 characters.
+    :class:`NotFoundError` when no training matches."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    t = _training(facts, training_id)
+    kind, base = t.student_kind, t.base_model
+    gate = t.gate or {}
+    scratch = kind == "tiny" or not base
+    hub_base = base if base and not scratch and (kind == "hub" or HUB_ID.match(str(base))) else None
+    base_licence = None if scratch else _base_licence(t)
+    if base_licence:
+        licence, name, link = hub_licence([base_licence])
+    else:
+        # no base licence applies or is known: the student's use is bound by its training data's terms
+        licence, name, link = "other", "bound-by-training-data-terms", None
+    dataset = f"provenance-dataset-{str(t.dataset_id)[:16]}"
+    tags = ["provenance", "synthetic-data", "distillation"] + (["trained-from-scratch"] if scratch else [])
+    obligations = unique(
+        [*(gate.get("obligations") or []), *((gate.get("student_finding") or {}).get("obligations") or [])]
+    )
+    extra = {"license_name": name, "license_link": link}
+    if hub_base:
+        extra["base_model_relation"] = "finetune"
+    data = ModelCardData(
+        base_model=hub_base,
+        datasets=[dataset],
+        license=licence,
+        language=["en"],
+        library_name="transformers",
+        pipeline_tag="text-generation",
+        tags=tags,
+        obligations=[
+            {k: o.get(k) for k in ("kind", "text", "when", "source") if o.get(k) is not None}
+            for o in obligations
+        ],
+        provenance={
+            "training_id": t.training_id,
+            "dataset_id": t.dataset_id,
+            "weights_sha256": t.model_digest,
+            "gate": "passed" if gate.get("passed") else ("failed" if gate else None),
+            "audit_chain_head": facts.audit.head,
+            "audit_entries": facts.audit.entries,
+            "tool": "provenance",
+            "tool_version": facts.tool_version,
+        },
+        **{k: v for k, v in extra.items() if v is not None},
+    )
+    body = _model_body(facts, t, obligations, base_licence, (licence, name, link), dataset, hub_base)
+    card = ModelCard.from_template(data, template_str=TEMPLATE, body=body)
+    return str(card).rstrip("\n") + "\n"
+
+
+# ---- the body, section by section -----------------------------------------------------------------
+
+
+def _model(t: Training, base_licence: str | None, licence: HubLicence, hub_base: str | None) -> list[str]:
+    config = t.config or {}
+    lines = ["## Model", ""]
+    if t.student_kind == "tiny" or not t.base_model:
+        dims = ", ".join(f"{k.removeprefix('tiny_')} {config[k]}" for k in config if k.startswith("tiny_"))
+        lines.append(
+            "A tiny causal language model trained from scratch by provenance"
+            + (f" ({dims})" if dims else "")
+            + ". It has no base model, so no base model licence applies."
+        )
+    else:
+        where = f"`{safe(hub_base)}`" if hub_base else f"the local checkpoint `{safe(t.base_model)}`"
+        lines.append(f"Fine-tuned from {where} ({safe(t.student_kind)} student).")
+        lines.append(
+            f"Base model licence: `{safe(base_licence)}`."
+            if base_licence
+            else "The base model's licence is not recorded in the ledger."
+        )
+    hub, name, _ = licence
+    return [
+        *lines,
+        "",
+        f"The hub's `license` field says `{hub}`" + (f" (`{name}`)" if name else "") + ". Whatever it says, "
+        "the obligations below, which come from the training data's terms, bind this model.",
+        "",
+    ]
+
+
+def _data(t: Training, dataset: str) -> list[str]:
+    gate = t.gate or {}
+    lines = [
+        "## Training data",
+        "",
+        f"- Dataset `{dataset}`: Merkle root `{t.dataset_id}` over the sorted ids of its "
+        f"{t.dataset_examples} examples.",
+        f"- Policy pack `{safe(t.pack)}` (sha256 `{t.pack_hash}`), teacher registry "
+        f"{safe(t.registry_version)}.",
+    ]
+    if "use" in gate:
+        dist = "cleared for distribution" if gate.get("distribute") else "not cleared for distribution"
+        lines.append(f"- Judged for **{safe(gate.get('use'))}** use, {dist}.")
+    else:
+        lines.append("- The gate record of this training does not state the use it was judged for.")
+    if gate.get("teacher_mix"):
+        lines += ["", *table(["teacher", "examples"], [[k, v] for k, v in gate["teacher_mix"].items()])]
+    return lines
+
+
+def _verdicts(gate: dict[str, Any]) -> list[str]:
+    lines = ["", "## Gate and licence verdicts", ""]
+    if not gate:
+        return [*lines, "No gate record is linked to this training."]
+    finding = gate.get("student_finding") or {}
+    verdict = "PASSED" if gate.get("passed") else "FAILED"
+    lines.append(
+        f"The gate **{verdict}** for this dataset: {gate.get('selected')} of {gate.get('examples')} "
+        "examples selected."
+    )
+    for r in gate.get("reasons") or []:
+        text = f"{r.get('code')}: {r.get('message')}" if isinstance(r, dict) else r
+        lines.append(f"- {safe(text)}")
+    if gate.get("licence_verdicts"):
+        lines += [
+            "",
+            *table(["licence verdict", "examples"], [[k, v] for k, v in gate["licence_verdicts"].items()]),
+        ]
+    if finding:
+        lines += [
+            "",
+            f"The student itself: **{safe(finding.get('verdict'))}**: {safe(finding.get('reason'))}",
+        ]
+    return lines
+
+
+def _obligations(gate: dict[str, Any], obligations: list[Obligation]) -> list[str]:
+    lines = ["", "## Obligations", ""]
+    if obligations:
+        lines += ["These travel from the training data's terms and the student's licence to this model:", ""]
+        lines += [requirement(o, model=True) for o in obligations]
+    elif "obligations" in gate:
+        lines.append("The gate recorded no obligations for this model.")
+    else:
+        lines.append(
+            "The gate record of this training predates obligation tracking: no obligations were recorded. "
+            "The teachers' terms on the dataset card still apply."
+        )
+    return lines
+
+
+def _configuration(t: Training) -> list[str]:
+    config, metrics = t.config or {}, t.metrics or {}
+    lines = ["", "## Training configuration and metrics", ""]
+    lines += table(["setting", "value"], [[k, v] for k, v in config.items()])
+    lines += [""]
+    lines += table(
+        ["metric", "value"],
+        [[k, ", ".join(map(str, v)) if isinstance(v, list) else v] for k, v in metrics.items()],
+    )
+    return [
+        *lines,
+        "",
+        "## Weights",
+        "",
+        f"- sha256 `{t.model_digest}`: over the weight files (`*.safetensors`, `*.bin`) in name "
+        "order, each as its name, size and bytes.",
+    ]
+
+
+def _model_body(
+    facts: Facts,
+    t: Training,
+    obligations: list[Obligation],
+    base_licence: str | None,
+    licence: HubLicence,
+    dataset: str,
+    hub_base: str | None,
+) -> str:
+    gate = t.gate or {}
+    lines = [
+        f"# Student `{safe(t.student)}` (training {str(t.training_id)[:12]})",
+        "",
+        f"This card was written by provenance {facts.tool_version} from its ledger; every number "
+        "on it is read from the ledger.",
+        "",
+        *_model(t, base_licence, licence, hub_base),
+        *_data(t, dataset),
+        *_verdicts(gate),
+        *_obligations(gate, obligations),
+        *_configuration(t),
+        "",
+        "## Provenance and how to verify it",
+        "",
+        *audit_section(facts),
+    ]
+    return "\n".join(lines)
+
+
+def write_model_card(facts: Facts, training_id: str, out_dir: Path) -> Path:
+    """Write the model card for one training to ``<out_dir>/README.md`` (next to the student)."""
+    text = model_card(facts, training_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "README.md"
+    path.write_text(text, "utf-8")
+    return path
