@@ -22,6 +22,7 @@ from generators.generation import (
     QUOTA,
     Candidate,
     Generation,
+    GenerationSpec,
     GeneratorConfig,
     NewExample,
     Round,
@@ -223,3 +224,14 @@ class Alpaca:
             self.filter.keep(NodeKind.EXAMPLE.value, example.id, task.instruction)
             accepted += 1
         return accepted
+
+
+def spec(config: AlpacaConfig) -> GenerationSpec:
+    """Alpaca as a generation runs it (see :func:`generators.runner.prepare`)."""
+    return GenerationSpec(
+        "alpaca",
+        config.params(),
+        TEMPLATE_NAMES,
+        lambda gen, seeds, sim: Alpaca(gen, seeds, sim, config),
+        min_seeds=config.demos,
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +24,13 @@ from generators.generation import (
     QUOTA,
     Candidate,
     Generation,
+    GenerationSpec,
     GeneratorConfig,
     NewExample,
     Round,
     reply_problem,
 )
-from generators.verifiers import Problem, Verdict, Verifier
+from generators.verifiers import Problem, Verdict, Verifier, load_problems, verifier_for
 from provenance.core.batch import WriteBatch
 from provenance.core.errors import InputError
 from provenance.core.ids import digest_file
@@ -69,6 +70,15 @@ def problem_seed(problem: Problem) -> Seed:
         instances=(SeedInstance(input="", output=reference),),
         external_id=problem.problem_id,
     )
+
+
+@dataclass
+class _Kept:
+    """What a round kept so far: the examples accepted, the problems solved, the example ids."""
+
+    accepted: int = 0
+    solved: set[str] = field(default_factory=set)
+    examples: set[str] = field(default_factory=set)
 
 
 class RejectionSampling:
@@ -130,16 +140,15 @@ class RejectionSampling:
         if gen.tally.stop is None:
             gen.tally.stop = f"sampled every problem ({len(self.problems):,}) {self.config.k} times"
 
-    def round(self, problems: Sequence[Problem]) -> int:
-        """k attempts at each problem of the round; returns the examples accepted."""
-        gen, c = self.gen, self.config
+    def _requests(self, plan: Sequence[tuple[Problem, int]]) -> list[TeacherRequest]:
+        """One request per (problem, attempt); the attempt (and the random seed) set its sample."""
+        c = self.config
         params: dict[str, Any] = {
             **c.extra_params,
             "max_tokens": c.max_tokens,
             "temperature": c.temperature,
             "top_p": c.top_p,
         }
-        plan: list[tuple[Problem, int]] = [(p, attempt) for p in problems for attempt in range(1, c.k + 1)]
         requests = []
         for problem, attempt in plan:
             text = self.template.replace("{problem}", problem.prompt)
@@ -150,100 +159,122 @@ class RejectionSampling:
                 )
             else:
                 requests.append(TeacherRequest.completion(text, sample=sample, **params))
-        answered = list(gen.stream(requests))
-        verdicts = self._verify(
-            [(reply, problem) for (_, reply), (problem, _) in zip(answered, plan, strict=False)]
-        )
-        context = ProvenanceSet(
-            run_id=gen.run_id,
+        return requests
+
+    def _seeds_context(self) -> ProvenanceSet:
+        """The provenance of the problems, written as seeds."""
+        return ProvenanceSet(
+            run_id=self.gen.run_id,
             declaration=self._declaration,
             method=Method.SEED,
             source_file=str(self._file),
             source_sha256=self._sha256,
             source_format="problems",
         )
-        out = Round(seeds=self._seed_batch(problems), seeds_context=context)
-        accepted = 0
-        solved: set[str] = set()
-        kept: set[str] = set()
-        for ((ordinal, reply), (problem, attempt)), verdict in zip(
-            zip(answered, plan, strict=False), verdicts, strict=True
-        ):
-            seed = self.seeds[problem.problem_id]
-            base = {"problem_id": problem.problem_id, "attempt": attempt}
-            if isinstance(verdict, tuple):  # the reply itself was unusable
-                out.candidates.append(
-                    Candidate(
-                        "attempt",
-                        reply.request_hash,
-                        0,
-                        -1,
-                        ordinal,
-                        "rejected",
-                        verdict[0],
-                        {**base, "text": reply.text},
-                        verdict[1],
-                    )
-                )
-                continue
-            content = {**base, "output": reply.text}
-            details = {"verifier": self.verifier.name, "verdict": verdict.as_dict()}
-            reason = None if verdict.ok else verdict.reason
-            example = Example(instruction=problem.prompt, input="", output=reply.text)
-            if reason is None and reply.finish_reason == "length":
-                reason = "cut-off"
-            if reason is None and c.keep == "first" and problem.problem_id in solved:
-                reason = "problem-already-solved"
-            if reason is None and example.id in kept:
-                reason = "duplicate"
-            if reason is None and accepted >= gen.quota():
-                reason = QUOTA
-            if reason is not None:
-                out.candidates.append(
-                    Candidate(
-                        "attempt", reply.request_hash, 0, 0, ordinal, "rejected", reason, content, details
-                    )
-                )
-                continue
-            solved.add(problem.problem_id)
-            kept.add(example.id)
-            out.examples.append(
-                NewExample(
-                    example,
-                    reply,
-                    0,
-                    attempt,
-                    ordinal,
-                    Method.VERIFIED,
-                    self.template_name,
-                    [(seed.id, NodeKind.SEED.value, Relation.INSTRUCTION_OF.value, attempt)],
-                    {
-                        "stage": "attempt",
-                        "problem_id": problem.problem_id,
-                        "attempt": attempt,
-                        "verifier": self.verifier.name,
-                        "verifier_params": self.verifier.params(),
-                        "verdict": verdict.as_dict(),
-                    },
-                )
-            )
+
+    def round(self, problems: Sequence[Problem]) -> int:
+        """k attempts at each problem of the round; returns the examples accepted."""
+        plan = [(p, attempt) for p in problems for attempt in range(1, self.config.k + 1)]
+        answered = list(self.gen.stream(self._requests(plan)))
+        pairs = list(zip(answered, plan, strict=False))
+        verdicts = self._verify([(reply, problem) for (_, reply), (problem, _) in pairs])
+        out = Round(seeds=self._seed_batch(problems), seeds_context=self._seeds_context())
+        kept = _Kept()
+        for ((ordinal, reply), (problem, attempt)), verdict in zip(pairs, verdicts, strict=True):
+            self._judge(out, kept, ordinal, reply, problem, attempt, verdict)
+        self.gen.write(out)
+        return kept.accepted
+
+    def _judge(
+        self,
+        out: Round,
+        kept: _Kept,
+        ordinal: int,
+        reply: TeacherReply,
+        problem: Problem,
+        attempt: int,
+        verdict: Verdict | tuple[str, dict[str, Any]],
+    ) -> None:
+        """Add one attempt to the round: an example and its accepted candidate, or a rejected one."""
+        base = {"problem_id": problem.problem_id, "attempt": attempt}
+        if isinstance(verdict, tuple):  # the reply itself was unusable
             out.candidates.append(
                 Candidate(
                     "attempt",
                     reply.request_hash,
                     0,
-                    0,
+                    -1,
                     ordinal,
-                    "accepted",
-                    "accepted",
-                    content,
-                    details,
-                    example.id,
+                    "rejected",
+                    verdict[0],
+                    {**base, "text": reply.text},
+                    verdict[1],
                 )
             )
-            accepted += 1
-        gen.write(out)
-        return accepted
+            return
+        content = {**base, "output": reply.text}
+        details = {"verifier": self.verifier.name, "verdict": verdict.as_dict()}
+        example = Example(instruction=problem.prompt, input="", output=reply.text)
+        reason = self._reason(kept, reply, problem, verdict, example.id)
+        if reason is not None:
+            out.candidates.append(
+                Candidate("attempt", reply.request_hash, 0, 0, ordinal, "rejected", reason, content, details)
+            )
+            return
+        kept.solved.add(problem.problem_id)
+        kept.examples.add(example.id)
+        seed = self.seeds[problem.problem_id]
+        out.examples.append(
+            NewExample(
+                example,
+                reply,
+                0,
+                attempt,
+                ordinal,
+                Method.VERIFIED,
+                self.template_name,
+                [(seed.id, NodeKind.SEED.value, Relation.INSTRUCTION_OF.value, attempt)],
+                {
+                    "stage": "attempt",
+                    "problem_id": problem.problem_id,
+                    "attempt": attempt,
+                    "verifier": self.verifier.name,
+                    "verifier_params": self.verifier.params(),
+                    "verdict": verdict.as_dict(),
+                },
+            )
+        )
+        out.candidates.append(
+            Candidate(
+                "attempt",
+                reply.request_hash,
+                0,
+                0,
+                ordinal,
+                "accepted",
+                "accepted",
+                content,
+                details,
+                example.id,
+            )
+        )
+        kept.accepted += 1
+
+    def _reason(
+        self, kept: _Kept, reply: TeacherReply, problem: Problem, verdict: Verdict, example_id: str
+    ) -> str | None:
+        """Why a verified attempt is not kept, or None to keep it."""
+        if not verdict.ok:
+            return verdict.reason
+        if reply.finish_reason == "length":
+            return "cut-off"
+        if self.config.keep == "first" and problem.problem_id in kept.solved:
+            return "problem-already-solved"
+        if example_id in kept.examples:
+            return "duplicate"
+        if kept.accepted >= self.gen.quota():
+            return QUOTA
+        return None
 
     def _verify(
         self, pairs: list[tuple[TeacherReply, Problem]]
@@ -261,3 +292,43 @@ class RejectionSampling:
             return [one(p) for p in pairs]
         with ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
             return list(pool.map(one, pairs))
+
+
+def spec(
+    problems: Path,
+    config: RejectionConfig | Callable[[], RejectionConfig],
+    *,
+    verifier: str = "answer",
+    mode: str = "auto",
+    code_timeout: float = 10.0,
+    code_memory_mb: int = 512,
+    licence: str | None = None,
+    source: str | None = None,
+) -> GenerationSpec:
+    """Rejection sampling of the problems in ``problems`` as a generation runs it (the file is read
+    and checked now; see :func:`generators.runner.prepare`). ``mode`` configures the answer
+    verifier, ``code_timeout`` and ``code_memory_mb`` the python one; ``licence`` and ``source``
+    are the problems' provenance. ``config`` may be given as a function that builds it, called
+    once the file was read (so a broken file is the error reported first)."""
+    loaded = load_problems(problems)
+    if verifier == "answer":
+        check = verifier_for("answer", mode=mode)
+    else:
+        check = verifier_for("python", timeout_s=code_timeout, memory_mb=code_memory_mb)
+    if not isinstance(config, RejectionConfig):
+        config = config()
+    built = config
+    declared = Declaration(licence=licence, source=source)
+    params = {
+        **config.params(),
+        "problems_sha256": digest_file(str(problems)),
+        "verifier": check.name,
+        "verifier_params": check.params(),
+    }
+    return GenerationSpec(
+        "rejection-sampling",
+        params,
+        (TEMPLATES[check.name],),
+        lambda gen, seeds, sim: RejectionSampling(gen, loaded, problems, declared, check, built),
+        needs_seeds=False,
+    )

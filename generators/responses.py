@@ -16,7 +16,7 @@ reconstructed: only the response text is original.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,14 +26,17 @@ from generators.generation import (
     QUOTA,
     Candidate,
     Generation,
+    GenerationSpec,
     GeneratorConfig,
     NewExample,
     Round,
+    Templates,
     reply_problem,
 )
-from generators.journal import Journal, sanitize_endpoint
+from generators.journal import Journal, import_rows, sanitize_endpoint
 from provenance.core.errors import InputError
 from provenance.core.ids import content_id, digest_file
+from provenance.core.ledger import Ledger
 from provenance.core.models import Example, Method
 
 PROMPT = "responses/prompt.txt"
@@ -274,3 +277,33 @@ def log_to_calls(
             }
         )
     return rows
+
+
+def import_log(ledger: Ledger, path: Path, *, teacher: str, endpoint: str, api: str) -> tuple[int, int]:
+    """Load a prompt/response log into the journal as the calls ``generate responses`` sends for
+    it (see :func:`log_to_calls`); return (new calls, calls already known)."""
+    rows = log_to_calls(
+        path,
+        teacher=teacher,
+        endpoint=endpoint,
+        config=ResponsesConfig(api=api),
+        template=Templates().text(PROMPT),
+    )
+    return import_rows(ledger, rows, f"{path} (log)")
+
+
+def spec(prompts: Path, config: ResponsesConfig | Callable[[], ResponsesConfig]) -> GenerationSpec:
+    """Responses to the tasks of ``prompts`` as a generation runs it (the file is read and checked
+    now; see :func:`generators.runner.prepare`). ``config`` may be given as a function that builds
+    it, called once the file was read (so a broken file is the error reported first)."""
+    records = load_prompts(prompts)
+    if not isinstance(config, ResponsesConfig):
+        config = config()
+    built = config
+    return GenerationSpec(
+        "responses",
+        {**config.params(), "prompts_sha256": digest_file(str(prompts))},
+        TEMPLATE_NAMES,
+        lambda gen, seeds, sim: Responses(gen, records, prompts, built),
+        needs_seeds=False,
+    )

@@ -29,6 +29,7 @@ from generators.generation import (
     QUOTA,
     Candidate,
     Generation,
+    GenerationSpec,
     GeneratorConfig,
     NewExample,
     NewInstruction,
@@ -447,7 +448,8 @@ class SelfInstruct:
         quota: int,
         out: Round,
     ) -> int:
-        c = self.config
+        """Add one task's instances to the round (the first ``quota`` of those chosen become
+        examples); returns the examples accepted."""
         node = kept.node
 
         def reject(
@@ -467,45 +469,7 @@ class SelfInstruct:
                 )
             )
 
-        problem = reply_problem(reply)
-        if problem is not None:
-            reject(-1, problem[0], {"text": reply.text}, problem[1])
-            return 0
-        parse = parse_classification_instances if clf else parse_generation_instances
-        instances = parse(reply.text, reply.finish_reason)
-        if not instances:
-            reject(-1, "no-instances", {"text": reply.text}, {"output_first": clf})
-            return 0
-        valid: list[tuple[int, str, str]] = []
-        for item, (given, output) in enumerate(instances):
-            reason = instance_filter(given, output)
-            if reason is not None:
-                reject(item, reason, {"input": given, "output": output})
-            else:
-                valid.append((item, given, output))
-        if conflicting_inputs([(g, o) for _, g, o in valid]):
-            for item, given, output in valid:
-                reject(item, "same-input-different-output", {"input": given, "output": output})
-            return 0
-        unique: list[tuple[int, str, str]] = []
-        seen: set[tuple[str, str]] = set()
-        for item, given, output in valid:
-            if (given, output) in seen:
-                reject(item, "duplicate", {"input": given, "output": output})
-            else:
-                seen.add((given, output))
-                unique.append((item, given, output))
-        if len(unique) > c.max_instances:
-            chosen = set(random.Random(node.instruction_id).sample(range(len(unique)), c.max_instances))
-            for k, (item, given, output) in enumerate(unique):
-                if k not in chosen:
-                    reject(
-                        item,
-                        "over-max-instances",
-                        {"input": given, "output": output},
-                        {"max_instances": c.max_instances},
-                    )
-            unique = [u for k, u in enumerate(unique) if k in chosen]
+        unique = self._chosen_instances(reply, node, clf, reject)
         accepted = 0
         for item, given, output in unique:
             if accepted >= quota:
@@ -547,3 +511,61 @@ class SelfInstruct:
             )
             accepted += 1
         return accepted
+
+    def _chosen_instances(
+        self, reply: Any, node: NewInstruction, clf: bool, reject: Callable[..., None]
+    ) -> list[tuple[int, str, str]]:
+        """(item, input, output) of the instances a reply gives that pass the filters, are not
+        repeated and are among the ``max_instances`` chosen; ``reject`` is told of every other one."""
+        c = self.config
+        problem = reply_problem(reply)
+        if problem is not None:
+            reject(-1, problem[0], {"text": reply.text}, problem[1])
+            return []
+        parse = parse_classification_instances if clf else parse_generation_instances
+        instances = parse(reply.text, reply.finish_reason)
+        if not instances:
+            reject(-1, "no-instances", {"text": reply.text}, {"output_first": clf})
+            return []
+        valid: list[tuple[int, str, str]] = []
+        for item, (given, output) in enumerate(instances):
+            reason = instance_filter(given, output)
+            if reason is not None:
+                reject(item, reason, {"input": given, "output": output})
+            else:
+                valid.append((item, given, output))
+        if conflicting_inputs([(g, o) for _, g, o in valid]):
+            for item, given, output in valid:
+                reject(item, "same-input-different-output", {"input": given, "output": output})
+            return []
+        unique: list[tuple[int, str, str]] = []
+        seen: set[tuple[str, str]] = set()
+        for item, given, output in valid:
+            if (given, output) in seen:
+                reject(item, "duplicate", {"input": given, "output": output})
+            else:
+                seen.add((given, output))
+                unique.append((item, given, output))
+        if len(unique) > c.max_instances:
+            chosen = set(random.Random(node.instruction_id).sample(range(len(unique)), c.max_instances))
+            for k, (item, given, output) in enumerate(unique):
+                if k not in chosen:
+                    reject(
+                        item,
+                        "over-max-instances",
+                        {"input": given, "output": output},
+                        {"max_instances": c.max_instances},
+                    )
+            unique = [u for k, u in enumerate(unique) if k in chosen]
+        return unique
+
+
+def spec(config: SelfInstructConfig) -> GenerationSpec:
+    """Self-Instruct as a generation runs it (see :func:`generators.runner.prepare`)."""
+    return GenerationSpec(
+        "self-instruct",
+        config.params(),
+        TEMPLATE_NAMES,
+        lambda gen, seeds, sim: SelfInstruct(gen, seeds, sim, config),
+        min_seeds=config.prompt_instructions,
+    )

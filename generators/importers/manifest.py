@@ -107,6 +107,13 @@ def declaration_from(
         raise InputError(_reason(exc)) from None
 
 
+def declare(manifest: str | Path | None, **options: Any) -> tuple[Manifest | None, Declaration]:
+    """The manifest at ``manifest`` (None for none) and the Declaration it and the command-line
+    ``options`` (see :func:`declaration_from`) make."""
+    loaded = load_manifest(manifest) if manifest else None
+    return loaded, declaration_from(loaded, **options)
+
+
 def _option(name: str, build: Any) -> Any:
     """Build a value from a command-line option; a validation error names the option."""
     try:

@@ -12,11 +12,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from provenance.cli.common import State, console, echo_json, json_option, pass_state, registry_option
+
+if TYPE_CHECKING:
+    from generators.generation import GenerationSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,93 +37,90 @@ def _params(values: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+#: Options every generator shares: the teacher, the limits, the journal.
+_TEACHER_OPTIONS = [
+    click.option(
+        "--teacher",
+        "teacher",
+        required=True,
+        metavar="MODEL_ID",
+        help="The model name sent to the endpoint and recorded (resolved in the teacher registry).",
+    ),
+    click.option(
+        "--base-url",
+        metavar="URL",
+        help="An OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, TGI, …); default OpenAI's API.",
+    ),
+    click.option(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        show_default=True,
+        metavar="NAME",
+        help="The environment variable holding the API key (its value is never stored).",
+    ),
+    click.option(
+        "--local",
+        "local_path",
+        type=click.Path(path_type=Path),
+        metavar="PATH",
+        help="Generate with a local transformers checkpoint at PATH instead of an endpoint.",
+    ),
+    click.option("-n", "n", type=int, default=100, show_default=True, help="Examples to accept."),
+    click.option("--concurrency", type=int, default=4, show_default=True, help="Requests in flight at once."),
+    click.option(
+        "--replay",
+        is_flag=True,
+        help="Answer every request from the teacher-call journal; never open a connection.",
+    ),
+    click.option("--max-requests", type=int, help="Stop after this many requests."),
+    click.option("--budget-tokens", type=int, help="Stop once the replies used this many tokens."),
+    click.option(
+        "--round-size",
+        type=int,
+        default=16,
+        show_default=True,
+        help="Requests built from one state of the generation (part of its identity).",
+    ),
+    click.option("--api", type=click.Choice(["completions", "chat"]), help="Legacy completions or chat."),
+    click.option(
+        "--random-seed", type=int, default=0, show_default=True, help="Seed of the prompt sampling."
+    ),
+    click.option(
+        "--templates",
+        "templates_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="A folder of prompt templates replacing the shipped ones (same file names).",
+    ),
+    click.option(
+        "--param",
+        "extra",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="An extra request body parameter (JSON value), e.g. --param seed=1 (repeatable).",
+    ),
+    click.option(
+        "--licence",
+        "--license",
+        "licence",
+        metavar="EXPR",
+        help="SPDX licence of the teacher's output (default: from the teacher registry).",
+    ),
+    click.option(
+        "--terms", metavar="ID[@VERSION]", help="Terms of the teacher (default: from the registry)."
+    ),
+    click.option("--source", metavar="TEXT", help="Declared source of the data (URL, repo@commit:path, …)."),
+    click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds per HTTP request."),
+    click.option(
+        "--max-retries", type=int, default=5, show_default=True, help="Retries on 429, 5xx, timeouts."
+    ),
+    registry_option,
+    json_option,
+]
+
+
 def teacher_options(fn: F) -> F:
     """Options every generator shares: the teacher, the limits, the journal."""
-    options = [
-        click.option(
-            "--teacher",
-            "teacher",
-            required=True,
-            metavar="MODEL_ID",
-            help="The model name sent to the endpoint and recorded (resolved in the teacher registry).",
-        ),
-        click.option(
-            "--base-url",
-            metavar="URL",
-            help="An OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, TGI, …); default OpenAI's API.",
-        ),
-        click.option(
-            "--api-key-env",
-            default="OPENAI_API_KEY",
-            show_default=True,
-            metavar="NAME",
-            help="The environment variable holding the API key (its value is never stored).",
-        ),
-        click.option(
-            "--local",
-            "local_path",
-            type=click.Path(path_type=Path),
-            metavar="PATH",
-            help="Generate with a local transformers checkpoint at PATH instead of an endpoint.",
-        ),
-        click.option("-n", "n", type=int, default=100, show_default=True, help="Examples to accept."),
-        click.option(
-            "--concurrency", type=int, default=4, show_default=True, help="Requests in flight at once."
-        ),
-        click.option(
-            "--replay",
-            is_flag=True,
-            help="Answer every request from the teacher-call journal; never open a connection.",
-        ),
-        click.option("--max-requests", type=int, help="Stop after this many requests."),
-        click.option("--budget-tokens", type=int, help="Stop once the replies used this many tokens."),
-        click.option(
-            "--round-size",
-            type=int,
-            default=16,
-            show_default=True,
-            help="Requests built from one state of the generation (part of its identity).",
-        ),
-        click.option("--api", type=click.Choice(["completions", "chat"]), help="Legacy completions or chat."),
-        click.option(
-            "--random-seed", type=int, default=0, show_default=True, help="Seed of the prompt sampling."
-        ),
-        click.option(
-            "--templates",
-            "templates_dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            help="A folder of prompt templates replacing the shipped ones (same file names).",
-        ),
-        click.option(
-            "--param",
-            "extra",
-            multiple=True,
-            metavar="KEY=VALUE",
-            help="An extra request body parameter (JSON value), e.g. --param seed=1 (repeatable).",
-        ),
-        click.option(
-            "--licence",
-            "--license",
-            "licence",
-            metavar="EXPR",
-            help="SPDX licence of the teacher's output (default: from the teacher registry).",
-        ),
-        click.option(
-            "--terms", metavar="ID[@VERSION]", help="Terms of the teacher (default: from the registry)."
-        ),
-        click.option(
-            "--source", metavar="TEXT", help="Declared source of the data (URL, repo@commit:path, …)."
-        ),
-        click.option(
-            "--timeout", type=float, default=120.0, show_default=True, help="Seconds per HTTP request."
-        ),
-        click.option(
-            "--max-retries", type=int, default=5, show_default=True, help="Retries on 429, 5xx, timeouts."
-        ),
-        registry_option,
-        json_option,
-    ]
-    for option in reversed(options):
+    for option in reversed(_TEACHER_OPTIONS):
         fn = option(fn)
     return fn
 
@@ -192,7 +192,7 @@ def self_instruct(state: State, **opts: Any) -> None:
       provenance seeds import examples/self-instruct/seed_tasks.jsonl --licence Apache-2.0
       provenance generate self-instruct --teacher gpt-3.5-turbo-instruct -n 200
     """
-    from generators.self_instruct import TEMPLATE_NAMES, SelfInstruct, SelfInstructConfig
+    from generators.self_instruct import SelfInstructConfig, spec
 
     config = SelfInstructConfig(
         api=opts["api"] or "completions",
@@ -204,15 +204,7 @@ def self_instruct(state: State, **opts: Any) -> None:
         random_seed=opts["random_seed"],
         extra_params=_params(opts["extra"]),
     )
-    _generate(
-        state,
-        opts,
-        "self-instruct",
-        config.params(),
-        TEMPLATE_NAMES,
-        lambda gen, seeds, sim: SelfInstruct(gen, seeds, sim, config),
-        min_seeds=config.prompt_instructions,
-    )
+    _generate(state, opts, spec(config))
 
 
 @generate.command("alpaca")
@@ -237,7 +229,7 @@ def alpaca(state: State, **opts: Any) -> None:
     Example:
       provenance generate alpaca --teacher gpt-4o-mini --api chat -n 1000 --concurrency 16
     """
-    from generators.alpaca import TEMPLATE_NAMES, Alpaca, AlpacaConfig
+    from generators.alpaca import AlpacaConfig, spec
 
     config = AlpacaConfig(
         api=opts["api"] or "completions",
@@ -246,15 +238,7 @@ def alpaca(state: State, **opts: Any) -> None:
         random_seed=opts["random_seed"],
         extra_params=_params(opts["extra"]),
     )
-    _generate(
-        state,
-        opts,
-        "alpaca",
-        config.params(),
-        TEMPLATE_NAMES,
-        lambda gen, seeds, sim: Alpaca(gen, seeds, sim, config),
-        min_seeds=config.demos,
-    )
+    _generate(state, opts, spec(config))
 
 
 @generate.command("rejection-sampling")
@@ -303,202 +287,54 @@ def rejection_sampling(state: State, problems: Path, **opts: Any) -> None:
       provenance generate rejection-sampling gsm8k_train.jsonl --teacher Qwen/Qwen2.5-Math-7B-Instruct \\
           --base-url http://localhost:8000/v1 --verifier answer -k 8 -n 5000
     """
-    from generators.rejection import TEMPLATES, RejectionConfig, RejectionSampling
-    from generators.verifiers import load_problems, verifier_for
-    from provenance.core.models import Declaration
+    from generators.rejection import RejectionConfig, spec
 
-    loaded = load_problems(problems)
-    if opts["verifier"] == "answer":
-        verifier = verifier_for("answer", mode=opts["mode"])
-    else:
-        verifier = verifier_for("python", timeout_s=opts["code_timeout"], memory_mb=opts["code_memory_mb"])
-    config = RejectionConfig(
-        api=opts["api"] or "chat",
-        k=opts["k"],
-        round_size=opts["round_size"],
-        temperature=opts["temperature"],
-        max_tokens=opts["max_tokens"],
-        keep=opts["keep"],
-        random_seed=opts["random_seed"],
-        extra_params=_params(opts["extra"]),
+    def config() -> RejectionConfig:
+        return RejectionConfig(
+            api=opts["api"] or "chat",
+            k=opts["k"],
+            round_size=opts["round_size"],
+            temperature=opts["temperature"],
+            max_tokens=opts["max_tokens"],
+            keep=opts["keep"],
+            random_seed=opts["random_seed"],
+            extra_params=_params(opts["extra"]),
+        )
+
+    sampling = spec(
+        problems,
+        config,
+        verifier=opts["verifier"],
+        mode=opts["mode"],
+        code_timeout=opts["code_timeout"],
+        code_memory_mb=opts["code_memory_mb"],
+        licence=opts["problems_licence"],
+        source=opts["problems_source"],
     )
-    declared = Declaration(licence=opts["problems_licence"], source=opts["problems_source"])
-    from provenance.core.ids import digest_file
-
-    params = {
-        **config.params(),
-        "problems_sha256": digest_file(str(problems)),
-        "verifier": verifier.name,
-        "verifier_params": verifier.params(),
-    }
-    opts["seeds_file"] = None
-    _generate(
-        state,
-        opts,
-        "rejection-sampling",
-        params,
-        (TEMPLATES[verifier.name],),
-        lambda gen, seeds, sim: RejectionSampling(gen, loaded, problems, declared, verifier, config),
-        needs_seeds=False,
-    )
+    _generate(state, opts, sampling)
 
 
-def _declaration(
-    teacher: str, licence: str | None, terms: str | None, registry_files: tuple[str, ...]
-) -> Any:
-    """The provenance of the teacher's output: from the registry, unless given."""
+def _generate(state: State, opts: dict[str, Any], spec: GenerationSpec) -> None:
+    """Check, run and summarise one generation."""
+    from generators.runner import TeacherOptions, prepare
+    from generators.self_instruct import Similarity
     from policies.registry import load_registry
     from policies.resolve import resolve_model
-    from provenance.core.models import Declaration, Origin, Teacher, Terms
-
-    resolution = resolve_model(load_registry(registry_files), teacher)
-    entry = resolution.entry
-    declared_terms = Terms.parse(terms) if terms else None
-    registry_terms = entry.terms.id if entry is not None and entry.terms is not None else None
-    if declared_terms is not None and entry is not None and registry_terms == declared_terms.id:
-        declared_terms = declared_terms.model_copy(update={"status": entry.training})  # the registry's class
-    if entry is not None and declared_terms is None and entry.terms is not None:
-        retrieved = next((e.retrieved for e in entry.evidence if len(e.retrieved) == 10), None)
-        declared_terms = Terms(
-            id=entry.terms.id, version=entry.terms.version, retrieved=retrieved, status=entry.training
-        )
-    return Declaration(
-        origin=Origin.MACHINE,
-        teacher=Teacher(model=teacher, provider=entry.provider if entry else None),
-        licence=licence or (entry.licence if entry else None),
-        terms=declared_terms,
-    ), resolution
-
-
-def _generate(
-    state: State,
-    opts: dict[str, Any],
-    method: str,
-    params: dict[str, Any],
-    template_names: tuple[str, ...],
-    build: Callable[[Any, Any, Any], Any],
-    *,
-    needs_seeds: bool = True,
-    min_seeds: int = 0,
-) -> None:
-    from generators.generation import Limits, Templates, execute, load_seeds
-    from generators.self_instruct import Similarity
     from policies.rouge import RougePool, tokenize
-    from provenance.core.errors import InputError
 
-    limits = Limits(n=opts["n"], max_requests=opts["max_requests"], budget_tokens=opts["budget_tokens"])
-    if opts["concurrency"] < 1:
-        raise InputError("--concurrency must be at least 1")
-    templates = Templates(opts["templates_dir"])
-    templates.hashes(template_names)  # a missing template is an error before anything is sent
-    declaration, resolution = _declaration(
-        opts["teacher"], opts["licence"], opts["terms"], opts["registry_files"]
+    options = TeacherOptions.pick(opts)
+    prepared = prepare(
+        spec,
+        options,
+        resolve=lambda teacher: resolve_model(load_registry(opts["registry_files"]), teacher).entry,
+        similarity=Similarity(tokenize, RougePool),
     )
-    if opts.get("source"):
-        declaration = declaration.model_copy(update={"source": opts["source"]})
-    similarity = Similarity(tokenize, RougePool)
-    _check_key(opts)
-    if needs_seeds and opts["seeds_file"] is not None:
-        _count_seeds(opts["seeds_file"], method, min_seeds)
-    out = console()
-    with state.open(read_only=False) as ledger:
-        seeds: list[Any] = []
-        if needs_seeds:
-            seeds = _seeds(ledger, opts["seeds_file"], opts["seeds_licence"], load_seeds)
-        run_params = {
-            **params,
-            "n": limits.n,
-            "max_requests": limits.max_requests,
-            "budget_tokens": limits.budget_tokens,
-            "concurrency": opts["concurrency"],
-            "replay": opts["replay"],
-            "api_key_env": opts["api_key_env"],
-            "seeds": [s.seed_id for s in seeds],
-        }
-        identity = {**params, "seeds": [s.seed_id for s in seeds]}
-        with _progress(limits.n) as tick:
-            summary = execute(
-                ledger,
-                method=method,
-                params=identity,
-                make_client=lambda journal: _client(opts, journal),
-                make_loop=lambda gen: build(gen, seeds, similarity),
-                templates=templates,
-                template_names=template_names,
-                declaration=declaration,
-                limits=limits,
-                on_progress=tick,
-            )
-        summary["run_params"] = run_params
-        summary["registry_entry"] = resolution.entry.id if resolution.entry else None
-    if opts["replay"] and summary["requests"] == 0:
-        raise InputError(
-            "--replay: the journal holds none of this generation's requests; check --teacher, --base-url, "
-            "the templates and the seeds against the recorded run (`provenance journal import` loads one)"
-        )
+    with state.open(read_only=False) as ledger, _progress(options.n) as tick:
+        summary = prepared.run(ledger, on_progress=tick)
     if opts["as_json"]:
         echo_json(summary)
         return
-    _print_summary(out, summary, resolution, declaration)
-
-
-def _check_key(opts: dict[str, Any]) -> None:
-    """OpenAI's API without its key: an error before anything is written."""
-    import os
-
-    from generators.clients import MissingApiKey
-
-    remote = opts["local_path"] is None and opts["base_url"] is None and not opts["replay"]
-    if remote and not os.environ.get(opts["api_key_env"]) and not os.environ.get("OPENAI_BASE_URL"):
-        raise MissingApiKey(
-            f"the environment variable {opts['api_key_env']} is not set; set it to your API key "
-            "(or give --base-url of a local server, or choose the variable with --api-key-env)"
-        )
-
-
-def _count_seeds(path: Path, method: str, needed: int) -> None:
-    """Read the --seeds file once (a malformed one fails here, naming the line) and count its tasks."""
-    from generators.importers.json_files import json_source
-    from provenance.core.errors import InputError
-
-    if not Path(path).is_file():
-        raise InputError("file does not exist", path=path)
-    count = sum(1 for _ in json_source(Path(path)))
-    if count < needed:
-        raise InputError(
-            f"holds {count} seed tasks; {method} needs at least {needed} for its prompt", path=path
-        )
-
-
-def _seeds(ledger: Any, seeds_file: Path | None, seeds_licence: str | None, load_seeds: Any) -> list[Any]:
-    if seeds_file is None:
-        return load_seeds(ledger)
-    from generators.importers import import_seeds
-    from provenance.core.models import Declaration, Origin
-
-    summary = import_seeds(ledger, seeds_file, Declaration(origin=Origin.HUMAN, licence=seeds_licence))
-    return load_seeds(ledger, summary.sha256)
-
-
-def _client(opts: dict[str, Any], journal: Any) -> Any:
-    if opts["local_path"] is not None:
-        from generators.local_client import TransformersClient
-
-        return TransformersClient(
-            opts["local_path"], journal=journal, model_name=opts["teacher"], replay=opts["replay"]
-        )
-    from generators.clients import OpenAICompatibleClient
-
-    return OpenAICompatibleClient(
-        opts["base_url"],
-        opts["api_key_env"],
-        opts["teacher"],
-        journal=journal,
-        max_retries=opts["max_retries"],
-        timeout=opts["timeout"],
-        concurrency=opts["concurrency"],
-        replay=opts["replay"],
-    )
+    _print_summary(console(), summary, prepared.declaration)
 
 
 @contextmanager
@@ -531,7 +367,7 @@ def _progress(total: int) -> Iterator[Callable[[Any], None] | None]:
         yield tick
 
 
-def _print_summary(out: Any, s: dict[str, Any], resolution: Any, declaration: Any) -> None:
+def _print_summary(out: Any, s: dict[str, Any], declaration: Any) -> None:
     out.print(
         f"[bold]{s['method']}[/] with {s['teacher']} at {s['endpoint']}: accepted [bold]{s['accepted']:,}[/] "
         f"examples, rejected {s['rejected']:,} candidates"
@@ -546,7 +382,7 @@ def _print_summary(out: Any, s: dict[str, Any], resolution: Any, declaration: An
         out.print("  rejected by: " + ", ".join(f"{k} {v:,}" for k, v in reasons))
     out.print(f"  stopped: {s['stop']}")
     terms = declaration.terms
-    if resolution.entry is None and declaration.licence is None:
+    if s["registry_entry"] is None and declaration.licence is None:
         out.print(
             f"  [yellow]teacher {s['teacher']!r} is not in the teacher registry[/]: its licence and terms "
             "are recorded as unknown, and `provenance check` will fail closed on these examples"
@@ -580,28 +416,18 @@ def responses(state: State, prompts: Path, **opts: Any) -> None:
     Example:
       provenance generate responses tasks.jsonl --teacher gpt-4o-mini --api chat -n 5000
     """
-    from generators.responses import TEMPLATE_NAMES, Responses, ResponsesConfig, load_prompts
-    from provenance.core.ids import digest_file
+    from generators.responses import ResponsesConfig, spec
 
-    records = load_prompts(prompts)
-    config = ResponsesConfig(
-        api=opts["api"] or "completions",
-        round_size=opts["round_size"],
-        temperature=opts["temperature"],
-        max_tokens=opts["max_tokens"],
-        extra_params=_params(opts["extra"]),
-    )
-    params = {**config.params(), "prompts_sha256": digest_file(str(prompts))}
-    opts["seeds_file"] = None
-    _generate(
-        state,
-        opts,
-        "responses",
-        params,
-        TEMPLATE_NAMES,
-        lambda gen, seeds, sim: Responses(gen, records, prompts, config),
-        needs_seeds=False,
-    )
+    def config() -> ResponsesConfig:
+        return ResponsesConfig(
+            api=opts["api"] or "completions",
+            round_size=opts["round_size"],
+            temperature=opts["temperature"],
+            max_tokens=opts["max_tokens"],
+            extra_params=_params(opts["extra"]),
+        )
+
+    _generate(state, opts, spec(prompts, config))
 
 
 @generate.command("candidates")
@@ -622,26 +448,13 @@ def candidates(
     Example:
       provenance generate candidates --status rejected --reason too-similar
     """
-    where = ["(? IS NULL OR generation_id LIKE ?)", "(? IS NULL OR status = ?)", "(? IS NULL OR reason = ?)"]
-    args = [generation, f"{generation}%", status, status, reason, reason]
-    sql_where = " AND ".join(where)
+    from provenance.queries.generation import candidates as listing
+
     with state.open(read_only=True) as ledger:
-        counts = ledger.rows(
-            f"SELECT stage, status, reason, count(*) AS n FROM generation_candidates WHERE {sql_where} "
-            "GROUP BY ALL ORDER BY stage, status, n DESC, reason",
-            args,
-        )
-        rows = ledger.rows(
-            "SELECT generation_id, stage, status, reason, content, details, node_id, request_hash "
-            f"FROM generation_candidates WHERE {sql_where} "
-            "ORDER BY created_at, ordinal, choice, item LIMIT ?",
-            [*args, limit],
-        )
-    for row in rows:
-        row["content"] = json.loads(row["content"])
-        row["details"] = json.loads(row["details"]) if row["details"] else None
+        found = listing(ledger, generation=generation, status=status, reason=reason, limit=limit)
+    counts, rows = found["counts"], found["rows"]
     if as_json:
-        echo_json({"counts": counts, "rows": rows})
+        echo_json(found)
         return
     out = console()
     for c in counts:

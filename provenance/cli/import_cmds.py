@@ -86,9 +86,9 @@ def import_(
           --licence 'CC-BY-NC-4.0 AND LicenseRef-scancode-openai-tou-20230314' --origin machine
       provenance import preds.jsonl --manifest preds.yaml
     """
-    from generators.importers import import_file, source_size
+    from generators.importers import declare, import_file, source_size
 
-    loaded, declaration = _declare(
+    loaded, declaration = declare(
         manifest, origin=origin, teacher=teacher, licence=licence, terms=terms, source=source
     )
     fmt = fmt or (loaded.format if loaded else None)
@@ -137,10 +137,10 @@ def seeds_import(
       provenance seeds import seed_tasks.jsonl --licence Apache-2.0 \\
           --source https://github.com/yizhongw/self-instruct
     """
-    from generators.importers import import_seeds, source_size
+    from generators.importers import declare, import_seeds, source_size
     from provenance.core.models import Origin
 
-    _, declaration = _declare(
+    _, declaration = declare(
         manifest,
         origin=origin,
         teacher=None,
@@ -152,13 +152,6 @@ def seeds_import(
     with state.open(read_only=False) as ledger, byte_progress(source_size(file), file.name) as tick:
         summary = import_seeds(ledger, file, declaration, progress=tick)
     _report(summary.as_dict(), as_json)
-
-
-def _declare(manifest: str | None, **options: Any) -> tuple[Any, Any]:
-    from generators.importers import declaration_from, load_manifest
-
-    loaded = load_manifest(manifest) if manifest else None
-    return loaded, declaration_from(loaded, **options)
 
 
 def _report(s: dict[str, Any], as_json: bool) -> None:

@@ -76,25 +76,17 @@ def import_(
       provenance --db other.duckdb journal import recorded-calls.jsonl
       provenance journal import preds.jsonl --from-log --teacher text-davinci-003 --base-url recorded://self-instruct
     """
-    from generators.journal import import_calls, import_rows
+    from generators.journal import import_calls
     from provenance.core.errors import InputError
 
     if from_log and not teacher:
         raise InputError("--from-log needs --teacher (the model that wrote the responses)")
     with state.open(read_only=False) as ledger:
         if from_log:
-            from generators.generation import Templates
-            from generators.responses import PROMPT, ResponsesConfig, log_to_calls
+            from generators.responses import import_log
 
             assert teacher is not None
-            rows = log_to_calls(
-                file,
-                teacher=teacher,
-                endpoint=base_url,
-                config=ResponsesConfig(api=api),
-                template=Templates().text(PROMPT),
-            )
-            new, known = import_rows(ledger, rows, f"{file} (log)")
+            new, known = import_log(ledger, file, teacher=teacher, endpoint=base_url, api=api)
         else:
             new, known = import_calls(ledger, file)
     if as_json:
