@@ -21,11 +21,13 @@ import pyarrow as pa
 from policies.checks import check_class
 from policies.checks.base import BatchCheck, Check, CheckUnavailable, Outcome, SequentialCheck
 from policies.packs import Action, CheckSpec, LoadedPack
-from provenance.core.clock import utcnow
-from provenance.core.decisions import CURRENT_DECISIONS, close_batch, ensure_context, new_batch
+from provenance.core.checks_store import insert_decisions, store_check_run, store_policy_pack
+from provenance.core.decisions import close_batch, ensure_context, new_batch
 from provenance.core.errors import LedgerError
 from provenance.core.ids import content_id
-from provenance.core.ledger import Ledger
+from provenance.core.ledger import Ledger, Run
+from provenance.core.vocabulary import NOT_PERMITTED, Decision
+from provenance.queries import checks as q
 
 #: progress(check name, examples done, examples in all); total 0 means "unknown yet".
 Progress = Callable[[str, int, int], None]
@@ -33,15 +35,6 @@ Progress = Callable[[str, int, int], None]
 PAGE = 1024
 COMMIT_EVERY = 8192
 MAX_PASSES = 5
-_COLUMNS = "rowid AS row, example_id, kind, instruction, input, output, messages"
-#: What a sequential check's decisions depend on besides settings: every example (in order), the
-#: seeds, which examples are seed instances, and which are redacted copies.
-_SEQUENTIAL_BASIS = """
-    SELECT (SELECT count(*) FROM examples), (SELECT max(rowid) FROM examples),
-           (SELECT count(*) FROM seeds), (SELECT max(rowid) FROM seeds),
-           (SELECT count(*) FROM provenance p JOIN provenance_sets s USING (set_id) WHERE s.method = 'seed'),
-           (SELECT count(*) FROM lineage WHERE relation = 'redacted-from')
-"""
 _DECISION_SCHEMA = pa.schema(
     [
         ("example_id", pa.string()),
@@ -131,62 +124,56 @@ def run_pack(
 ) -> PackResult:
     """Run every check of the pack over every example; record decisions and check runs."""
     pack = loaded.pack
-    with ledger.transaction():
-        run_id = ledger.begin_run(
-            "check",
-            {"pack": pack.name, "pack_hash": pack.hash, "path": str(loaded.path), "student": student},
+    params = {"pack": pack.name, "pack_hash": pack.hash, "path": str(loaded.path), "student": student}
+    with ledger.run("check", params, atomic=False) as run:
+        run.summary, run.error = {"pack": pack.name}, "interrupted or failed"
+        with run.step():
+            store_policy_pack(
+                ledger, pack.hash, pack.name, str(loaded.path), pack.model_dump_json(), run.run_id
+            )
+        result = PackResult(
+            run_id=run.run_id,
+            pack=pack.name,
+            pack_hash=pack.hash,
+            pack_path=str(loaded.path),
+            student=student or pack.student,
+            use=pack.use.value,
+            registry_version=registry.version,
         )
-        ledger.con.execute(
-            "INSERT INTO policy_packs SELECT ?, ?, ?, ?, ?, ? "
-            "WHERE NOT EXISTS (SELECT 1 FROM policy_packs WHERE pack_hash = ?)",
-            [pack.hash, pack.name, str(loaded.path), pack.model_dump_json(), run_id, utcnow(), pack.hash],
-        )
-    result = PackResult(
-        run_id=run_id,
-        pack=pack.name,
-        pack_hash=pack.hash,
-        pack_path=str(loaded.path),
-        student=student or pack.student,
-        use=pack.use.value,
-        registry_version=registry.version,
-    )
-    runner = _Runner(ledger, loaded, registry, result, progress)
+        _passes(_Runner(ledger, run, loaded, registry, result, progress), loaded, result)
+        result.examples = q.example_count(ledger)
+        with run.step():
+            for i, report in enumerate(result.checks):
+                store_check_run(ledger, run.run_id, i, pack.hash, report.as_dict())
+            run.end(
+                {
+                    "pack": pack.name,
+                    "pack_hash": pack.hash,
+                    "examples": result.examples,
+                    "redacted": result.redacted,
+                    "blocked": result.blocked,
+                    "checks": {c.name: {"status": c.status, **c.counts} for c in result.checks},
+                },
+                "failed" if result.blocked else "ok",
+            )
+    return result
+
+
+def _passes(runner: _Runner, loaded: LoadedPack, result: PackResult) -> None:
+    """Run the pack until a pass writes no new redacted copy (they go through the whole pack too)."""
     try:
-        # Redaction adds examples; they go through the whole pack too (only they are new on pass two).
         for _ in range(MAX_PASSES):
             before = result.redacted
             result.checks = [
                 runner.run_check(spec, settings)
-                for spec, settings in zip(pack.checks, loaded.settings, strict=True)
+                for spec, settings in zip(loaded.pack.checks, loaded.settings, strict=True)
             ]
             if result.redacted == before:
-                break
-        else:
-            raise LedgerError(f"redaction still wrote new examples after {MAX_PASSES} passes over the pack")
-    except BaseException:
-        with ledger.transaction():
-            ledger.end_run(run_id, {"pack": pack.name, "error": "interrupted or failed"}, status="failed")
-        raise
+                return
+        raise LedgerError(f"redaction still wrote new examples after {MAX_PASSES} passes over the pack")
     finally:
         for check in runner.checks.values():
             check.close()
-    result.examples = int(ledger.con.execute("SELECT count(*) FROM examples").fetchone()[0])
-    with ledger.transaction():
-        for i, report in enumerate(result.checks):
-            _store_check_run(ledger, run_id, i, pack.hash, report)
-        ledger.end_run(
-            run_id,
-            {
-                "pack": pack.name,
-                "pack_hash": pack.hash,
-                "examples": result.examples,
-                "redacted": result.redacted,
-                "blocked": result.blocked,
-                "checks": {c.name: {"status": c.status, **c.counts} for c in result.checks},
-            },
-            status="failed" if result.blocked else "ok",
-        )
-    return result
 
 
 class _Runner:
@@ -195,12 +182,14 @@ class _Runner:
     def __init__(
         self,
         ledger: Ledger,
+        run: Run,
         loaded: LoadedPack,
         registry: Any,
         result: PackResult,
         progress: Progress | None,
     ) -> None:
         self.ledger = ledger
+        self.run = run
         self.loaded = loaded
         self.registry = registry
         self.result = result
@@ -238,7 +227,7 @@ class _Runner:
                 "settings": settings.model_dump(mode="json"),
                 "score_hash": score_hash,
             }
-            with self.ledger.transaction():
+            with self.run.step():
                 context_id, _ = ensure_context(
                     self.ledger,
                     check=spec.name,
@@ -257,7 +246,7 @@ class _Runner:
             report.seconds += earlier.seconds
         report.seconds += time.perf_counter() - started
         self._summarise(report)
-        report.blocking = report.blocking or report.counts.get("block", 0) > 0
+        report.blocking = report.blocking or report.counts.get(Decision.BLOCK.value, 0) > 0
         self.previous[spec.name] = report
         return report
 
@@ -268,7 +257,7 @@ class _Runner:
         from policies.licence_check import judge_ledger
 
         judge = Judge(self.registry, self.loaded.pack.licence_policy(self.result.student))
-        with self.ledger.transaction():
+        with self.run.step():
             res = judge_ledger(
                 self.ledger,
                 self.registry,
@@ -282,7 +271,7 @@ class _Runner:
         finding = res.student_finding
         report.student_finding = finding.as_dict()
         report.obligations = res.obligations
-        if finding.verdict.value in ("prohibited", "unknown"):
+        if finding.verdict.value in NOT_PERMITTED:
             report.blocking = spec.action is Action.BLOCK
             report.notes.append(
                 f"the student itself is {finding.verdict.value} for this use: {finding.reason}"
@@ -293,26 +282,10 @@ class _Runner:
     # ---- batch checks ------------------------------------------------------------------
 
     def _batch(self, check: BatchCheck, spec: CheckSpec, config: dict[str, Any], report: CheckReport) -> None:
-        con = self.ledger.con
         ctx = report.context_id
-        todo = [
-            r[0]
-            for r in con.execute(
-                "SELECT e.rowid FROM examples e WHERE e.example_id NOT IN ("
-                "  SELECT d.example_id FROM decisions d JOIN decision_batches b USING (batch_id)"
-                "  WHERE b.context_id = ?) ORDER BY e.rowid",
-                [ctx],
-            ).fetchall()
-        ]
-        siblings = [
-            r[0]
-            for r in con.execute(
-                "SELECT context_id FROM decision_contexts WHERE context_id <> ? AND check_version = ? "
-                "AND json_extract_string(config, '$.kind') = ? "
-                "AND json_extract_string(config, '$.score_hash') = ?",
-                [ctx, check.version, spec.check, config["score_hash"]],
-            ).fetchall()
-        ]
+        assert ctx is not None
+        todo = q.undecided_rows(self.ledger, ctx)
+        siblings = q.sibling_contexts(self.ledger, ctx, check.version, spec.check, config["score_hash"])
         total = len(todo)
         if self.progress:
             self.progress(spec.name, 0, total)
@@ -320,10 +293,10 @@ class _Runner:
             check.load()
             check.prepare(total)
         done = 0
-        pages = _pages(con, todo)
+        pages = q.example_pages(self.ledger, todo, PAGE)
         page = next(pages, None)
         while page is not None:
-            with self.ledger.transaction():
+            with self.run.step():
                 batch_id = new_batch(self.ledger, ctx, self.result.run_id)
                 written = 0
                 while page is not None and written < COMMIT_EVERY:
@@ -345,7 +318,7 @@ class _Runner:
     ) -> int:
         """Decide one page of examples (scoring only those with no stored scores); return how many."""
         ids = page.column("example_id").to_pylist()
-        stored = _stored_scores(self.ledger.con, siblings, ids) if siblings else {}
+        stored = q.stored_scores(self.ledger, siblings, ids) if siblings else {}
         need = [i for i, e in enumerate(ids) if e not in stored]
         if need:
             check.load()
@@ -356,150 +329,88 @@ class _Runner:
         report.scored += len(need)
         report.redecided += len(ids) - len(need)
         outcomes = [check.decide(s) for s in scores]
-        decisions = [spec.action.value if o.hit else "pass" for o in outcomes]
+        decisions = [spec.action.value if o.hit else Decision.PASS.value for o in outcomes]
         if spec.action is Action.REDACT:
             self.result.redacted += _redact(self.ledger, check, page, outcomes, scores, self.result.run_id)
-        return _insert_decisions(self.ledger, _decision_table(ids, batch_id, outcomes, decisions, scores))
+        return insert_decisions(self.ledger, _decision_table(ids, batch_id, outcomes, decisions, scores))
 
     # ---- sequential checks -------------------------------------------------------------
 
     def _sequential(self, check: SequentialCheck, spec: CheckSpec, report: CheckReport) -> None:
-        con = self.ledger.con
-        ctx = report.context_id
-        current = {
-            r[0]: (r[1], r[2])
-            for r in con.execute(
-                f"SELECT example_id, decision, reason FROM ({CURRENT_DECISIONS})", [ctx]
-            ).fetchall()
-        }
-        total = int(con.execute("SELECT count(*) FROM examples").fetchone()[0])
-        report.basis = content_id(con.execute(_SEQUENTIAL_BASIS).fetchone())
-        last = con.execute(
-            "SELECT basis FROM check_runs WHERE context_id = ? ORDER BY started_at DESC LIMIT 1", [ctx]
-        ).fetchone()
-        if len(current) == total and last is not None and last[0] == report.basis:
+        ledger, ctx = self.ledger, report.context_id
+        assert ctx is not None
+        current = q.current_decisions(ledger, ctx)
+        total = q.example_count(ledger)
+        report.basis = content_id(q.sequential_basis(ledger))
+        if len(current) == total and q.last_basis(ledger, ctx) == report.basis:
             report.reused = total
             if self.progress:
                 self.progress(spec.name, total, total)
             return
-        seeds = [
-            (r[0], r[1])
-            for r in con.execute("SELECT seed_id, instruction FROM seeds ORDER BY rowid").fetchall()
-        ]
-        rows = [r[0] for r in con.execute("SELECT rowid FROM examples ORDER BY rowid").fetchall()]
-        parents: dict[str, str] = dict(
-            con.execute(
-                "SELECT child_id, min(parent_id) FROM lineage WHERE relation = 'redacted-from' "
-                "GROUP BY child_id"
-            ).fetchall()
-        )
-        seed_ids = {
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT p.example_id FROM provenance p JOIN provenance_sets s USING (set_id) "
-                "WHERE s.method = 'seed'"
-            ).fetchall()
-        }
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            done = 0
-            for page in _pages(con, rows):
-                ids = page.column("example_id").to_pylist()
-                keep = [i for i, e in enumerate(ids) if e not in parents]
-                sub = page.take(pa.array(keep, pa.int64())).combine_chunks()
-                flags = pa.array([ids[i] in seed_ids for i in keep])
-                yield pa.RecordBatch.from_arrays(
-                    [c.chunk(0) if c.num_chunks else pa.array([], c.type) for c in sub.columns] + [flags],
-                    names=[*sub.column_names, "is_seed"],
-                )
-                done += len(ids)
-                if self.progress:
-                    self.progress(spec.name, done, total)
-
+        parents = q.redacted_parents(ledger)
         if self.progress:
             self.progress(spec.name, 0, total)
-        outcomes: dict[str, Outcome] = dict(check.run(seeds, batches()))
-        for child, parent in parents.items():
-            seen = {child}
-            while parent in parents and parent not in seen:  # a copy of a copy: go to the original
-                seen.add(parent)
-                parent = parents[parent]
-            o = outcomes.get(parent)
-            if o is not None:
-                outcomes[child] = Outcome(
-                    o.hit, o.verdict, o.score, o.reason, {**(o.details or {}), "as": parent}
-                )
+        batches = self._sequential_batches(spec.name, parents, total)
+        outcomes = _follow_originals(dict(check.run(q.seed_instructions(ledger), batches)), parents)
         ids, outs, decisions = [], [], []
         for example_id, o in outcomes.items():
-            decision = spec.action.value if o.hit else "pass"
+            decision = spec.action.value if o.hit else Decision.PASS.value
             if current.get(example_id) != (decision, o.reason):
                 ids.append(example_id)
                 outs.append(o)
                 decisions.append(decision)
         report.scored = len(ids)  # decided now (new, or changed because earlier examples changed)
         if ids:
-            with self.ledger.transaction():
-                batch_id = new_batch(self.ledger, ctx, self.result.run_id)
-                table = _decision_table(ids, batch_id, outs, decisions, None)
-                _insert_decisions(self.ledger, table)
-                close_batch(self.ledger, batch_id, len(ids))
+            with self.run.step():
+                batch_id = new_batch(ledger, ctx, self.result.run_id)
+                insert_decisions(ledger, _decision_table(ids, batch_id, outs, decisions, None))
+                close_batch(ledger, batch_id, len(ids))
+
+    def _sequential_batches(self, name: str, parents: dict[str, str], total: int) -> Iterator[pa.RecordBatch]:
+        """Every example but redacted copies, in order, with an ``is_seed`` column."""
+        seed_ids = q.seed_example_ids(self.ledger)
+        done = 0
+        for page in q.example_pages(self.ledger, q.example_rows(self.ledger), PAGE):
+            ids = page.column("example_id").to_pylist()
+            keep = [i for i, e in enumerate(ids) if e not in parents]
+            sub = page.take(pa.array(keep, pa.int64())).combine_chunks()
+            flags = pa.array([ids[i] in seed_ids for i in keep])
+            yield pa.RecordBatch.from_arrays(
+                [c.chunk(0) if c.num_chunks else pa.array([], c.type) for c in sub.columns] + [flags],
+                names=[*sub.column_names, "is_seed"],
+            )
+            done += len(ids)
+            if self.progress:
+                self.progress(name, done, total)
 
     # ---- summary -----------------------------------------------------------------------
 
     def _summarise(self, report: CheckReport) -> None:
-        con = self.ledger.con
-        counts = con.execute(
-            f"SELECT decision, count(*) FROM ({CURRENT_DECISIONS}) GROUP BY decision ORDER BY decision",
-            [report.context_id],
-        ).fetchall()
-        report.counts = {d: int(n) for d, n in counts}
+        assert report.context_id is not None
+        report.counts = q.decision_counts(self.ledger, report.context_id)
         report.examples = sum(report.counts.values())
         report.reused = max(report.examples - report.scored - report.redecided, 0)
-        reason = "coalesce(c.reason, j.reason)" if report.kind == "licence" else "c.reason"
-        top = con.execute(
-            f"SELECT {reason} AS r, count(*) AS n FROM ({CURRENT_DECISIONS}) c "
-            "LEFT JOIN licence_judgements j ON j.judgement_no = c.ref "
-            "WHERE c.decision <> 'pass' GROUP BY r ORDER BY n DESC, r LIMIT 5",
-            [report.context_id],
-        ).fetchall()
-        report.top_reasons = [(str(r), int(n)) for r, n in top]
+        report.top_reasons = q.top_reasons(self.ledger, report.context_id, licence=report.kind == "licence")
 
 
-def _pages(con: Any, rows: list[int]) -> Iterator[pa.Table]:
-    """Examples at the given rowids (ascending), a page at a time, in order."""
-    i = 0
-    while i < len(rows):
-        j = min(i + PAGE, len(rows))
-        while rows[j - 1] - rows[i] > 8 * PAGE and j - i > 1:  # sparse: keep the scanned range bounded
-            j = i + max((j - i) // 2, 1)
-        lo, hi = rows[i], rows[j - 1]
-        table = con.execute(
-            f"SELECT {_COLUMNS} FROM examples WHERE rowid BETWEEN ? AND ? ORDER BY rowid", [lo, hi]
-        ).to_arrow_table()
-        if hi - lo + 1 != j - i:
-            import pyarrow.compute as pc
-
-            table = table.filter(pc.is_in(table.column("row"), pa.array(rows[i:j], pa.int64())))
-        yield table.drop(["row"])
-        i = j
+def _follow_originals(outcomes: dict[str, Outcome], parents: dict[str, str]) -> dict[str, Outcome]:
+    """Give each redacted copy its original's outcome (a copy of a copy: the first original's)."""
+    for child, parent in parents.items():
+        seen = {child}
+        while parent in parents and parent not in seen:
+            seen.add(parent)
+            parent = parents[parent]
+        o = outcomes.get(parent)
+        if o is not None:
+            outcomes[child] = Outcome(
+                o.hit, o.verdict, o.score, o.reason, {**(o.details or {}), "as": parent}
+            )
+    return outcomes
 
 
 def _rows(page: pa.Table, indices: list[int]) -> pa.RecordBatch:
     """The rows at ``indices`` as one record batch."""
     return page.take(pa.array(indices, pa.int64())).combine_chunks().to_batches()[0]
-
-
-def _stored_scores(con: Any, contexts: list[int], ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Scores stored for these examples under sibling contexts (same score identity)."""
-    _ids = pa.table({"example_id": ids})
-    rows = con.execute(
-        "SELECT d.example_id, any_value(json_extract(d.details, '$.scores'))::VARCHAR FROM decisions d "
-        "SEMI JOIN _ids USING (example_id) "
-        "WHERE d.batch_id IN (SELECT batch_id FROM decision_batches WHERE context_id IN (SELECT UNNEST(?))) "
-        "GROUP BY d.example_id",
-        [contexts],
-    ).fetchall()
-    return {e: json.loads(s) for e, s in rows if s is not None}
 
 
 def _decision_table(
@@ -530,14 +441,6 @@ def _decision_table(
     )
 
 
-def _insert_decisions(ledger: Ledger, _table: pa.Table) -> int:
-    ledger.con.execute(
-        "INSERT INTO decisions (example_id, batch_id, basis, verdict, decision, score, reason, details) "
-        "SELECT example_id, batch_id, basis, verdict, decision, score, reason, details::JSON FROM _table"
-    )
-    return _table.num_rows
-
-
 def _redact(
     ledger: Ledger,
     check: BatchCheck,
@@ -554,32 +457,3 @@ def _redact(
         return 0
     rows = page.take(pa.array(hits, pa.int64()))
     return write_redacted(ledger, check, rows, [scores[i] for i in hits], run_id)
-
-
-def _store_check_run(ledger: Ledger, run_id: str, position: int, pack_hash: str, r: CheckReport) -> None:
-    ledger.con.execute(
-        "INSERT INTO check_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            run_id,
-            position,
-            r.name,
-            r.kind,
-            r.version,
-            pack_hash,
-            r.context_id,
-            r.action,
-            r.status,
-            r.blocking,
-            r.reason,
-            json.dumps(r.notes),
-            r.examples,
-            r.scored,
-            r.redecided,
-            r.reused,
-            json.dumps(r.counts),
-            json.dumps(r.top_reasons),
-            r.basis,
-            r.seconds,
-            utcnow(),
-        ],
-    )

@@ -20,6 +20,7 @@ from policies.judge import LicencePolicy, Use
 from provenance.core.errors import InputError
 from provenance.core.ids import content_id
 from provenance.core.licences import spdx_field
+from provenance.core.vocabulary import Decision
 from provenance.core.yamlfile import line_of, load_yaml, validation_error
 
 SHIPPED = ("research", "commercial", "release")
@@ -28,10 +29,10 @@ SHIPPED = ("research", "commercial", "release")
 class Action(StrEnum):
     """What a check's finding does to the example."""
 
-    FLAG = "flag"
-    DROP = "drop"
-    REDACT = "redact"
-    BLOCK = "block"
+    FLAG = Decision.FLAG.value
+    DROP = Decision.DROP.value
+    REDACT = Decision.REDACT.value
+    BLOCK = Decision.BLOCK.value
 
 
 class CheckSpec(BaseModel):

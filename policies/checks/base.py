@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from provenance.core.vocabulary import Decision
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -52,7 +54,7 @@ class Check(ABC):
     measures: ClassVar[str]
     requires: ClassVar[tuple[str, ...]] = ()
     install_hint: ClassVar[str] = "pip install provenance"
-    actions: ClassVar[tuple[str, ...]] = ("flag", "drop", "block")
+    actions: ClassVar[tuple[str, ...]] = (Decision.FLAG.value, Decision.DROP.value, Decision.BLOCK.value)
     Settings: ClassVar[type[CheckSettings]] = CheckSettings
 
     def __init__(self, settings: CheckSettings) -> None:

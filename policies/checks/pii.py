@@ -24,6 +24,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from policies.checks.base import BatchCheck, CheckSettings, CheckUnavailable, Outcome, example_texts
 from provenance.core.ids import digest_file
+from provenance.core.vocabulary import Decision
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -292,7 +293,12 @@ class PiiCheck(BatchCheck):
     measures = "personal data (e-mail, phone, card, IBAN, IP, SSN, URL, …; PERSON with a spaCy model)"
     requires = ("presidio_analyzer", "presidio_anonymizer", "spacy")
     install_hint = "pip install presidio-analyzer presidio-anonymizer"
-    actions: ClassVar[tuple[str, ...]] = ("flag", "drop", "redact", "block")
+    actions: ClassVar[tuple[str, ...]] = (
+        Decision.FLAG.value,
+        Decision.DROP.value,
+        Decision.REDACT.value,
+        Decision.BLOCK.value,
+    )
     Settings = PiiSettings
     settings: PiiSettings
     #: Start worker processes when a run has at least this many examples to score.

@@ -13,13 +13,8 @@ from provenance.cli.common import State, console, echo_json, json_option, pass_s
 if TYPE_CHECKING:
     from policies.engine import PackResult
 
-_COLUMNS = (
-    ("pass", "passed"),
-    ("flag", "flagged"),
-    ("drop", "dropped"),
-    ("redact", "redacted"),
-    ("block", "blocked"),
-)
+#: The decision columns of the summary table, in this order.
+_COLUMNS = ("pass", "flag", "drop", "redact", "block")
 
 
 @click.command()
@@ -114,6 +109,8 @@ def _print(r: PackResult, junit_path: str | None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from provenance.core.vocabulary import DONE
+
     out = console()
     out.print(
         f"policy pack {escape(r.pack)} ({r.pack_hash[:12]}) · use {r.use} · student {escape(r.student)} · "
@@ -122,7 +119,8 @@ def _print(r: PackResult, junit_path: str | None) -> None:
     table = Table(show_edge=False, pad_edge=False, box=None)
     table.add_column("check", no_wrap=True, min_width=len(max((c.name for c in r.checks), key=len)))
     table.add_column("action", no_wrap=True, min_width=6)
-    for _, title in _COLUMNS:
+    for key in _COLUMNS:
+        title = DONE[key]
         table.add_column(title, justify="right", no_wrap=True, min_width=len(title))
     table.add_column("top reason", no_wrap=True, overflow="ellipsis", ratio=1)
     for c in r.checks:
@@ -131,7 +129,7 @@ def _print(r: PackResult, junit_path: str | None) -> None:
             table.add_row(escape(c.name), c.action, *["-"] * len(_COLUMNS), f"[{style}]NOT RUN[/]")
             continue
         cells = []
-        for key, _ in _COLUMNS:
+        for key in _COLUMNS:
             n = c.counts.get(key, 0)
             style = {"block": "red", "drop": "yellow", "flag": "yellow", "redact": "cyan"}.get(key)
             cells.append(f"[{style}]{n:,}[/]" if n and style else f"{n:,}")

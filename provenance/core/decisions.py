@@ -24,6 +24,18 @@ CURRENT_DECISIONS = """
 """
 
 
+def find_context(
+    ledger: Ledger, *, check: str, version: str, config: dict[str, Any], registry_hash: str = ""
+) -> int | None:
+    """The stored context id for this check configuration, or None; writes nothing."""
+    row = ledger.con.execute(
+        "SELECT context_id FROM decision_contexts WHERE check_name = ? AND check_version = ? "
+        "AND config_hash = ? AND registry_hash = ?",
+        [check, version, content_id(config), registry_hash],
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
 def ensure_context(
     ledger: Ledger,
     *,
@@ -36,14 +48,9 @@ def ensure_context(
 ) -> tuple[int, bool]:
     """The context id for this check configuration, and whether it was created now."""
     config_hash = content_id(config)
-    key = [check, version, config_hash, registry_hash]
-    row = ledger.con.execute(
-        "SELECT context_id FROM decision_contexts WHERE check_name = ? AND check_version = ? "
-        "AND config_hash = ? AND registry_hash = ?",
-        key,
-    ).fetchone()
-    if row is not None:
-        return int(row[0]), False
+    found = find_context(ledger, check=check, version=version, config=config, registry_hash=registry_hash)
+    if found is not None:
+        return found, False
     row = ledger.con.execute(
         "INSERT INTO decision_contexts (check_name, check_version, config_hash, config, registry_version, "
         "registry_hash, first_run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING context_id",
