@@ -474,3 +474,62 @@ def test_sequential_decisions_follow_a_later_seed_import(db: Path, tmp_path: Pat
     rows = {r["instruction"]: r for r in records(db, "diversity").values()}
     assert rows["List three primary colours."]["decision"] == "drop"
     assert rows["List the three primary colours."]["decision"] == "pass"
+
+
+def test_a_redacted_copy_keeps_its_originals_declaration_under_a_set_of_its_own(
+    db: Path, tmp_path: Path, write_jsonl
+) -> None:
+    path = write_jsonl([{"instruction": "Mail her", "input": "ann@example.org", "output": "Done."}])
+    result = run_cli(
+        "import", str(path), "--format", "jsonl", "--origin", "machine", "--teacher", "gpt-4o",
+        "--licence", "MIT", "--terms", "openai-terms-of-use@2024-12-11", db=db,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = check(db, pack(tmp_path, "  - check: pii\n    action: redact\n"))
+    assert out["redacted"] == 1
+    with Ledger.open(db, read_only=True) as ledger:
+        sets = ledger.rows(
+            "SELECT p.example_id, s.*, p.claim, p.source_index, p.run_id AS claim_run "
+            "FROM provenance p JOIN provenance_sets s USING (set_id) ORDER BY s.created_at"
+        )
+        edges = ledger.rows("SELECT * FROM lineage WHERE relation = 'redacted-from'")
+    original, copy = sets
+    assert [(e["child_id"], e["parent_id"]) for e in edges] == [(copy["example_id"], original["example_id"])]
+    assert edges[0]["run_id"] == out["run_id"] == copy["run_id"] == copy["claim_run"]
+    for key in ("origin", "method", "teacher_id", "licence", "terms_id", "terms_version", "terms_status",
+                "source", "source_file", "source_sha256", "declaration_hash"):  # fmt: skip
+        assert copy[key] == original[key], key
+    assert copy["set_id"] != original["set_id"]
+    params = json.loads(copy["method_params"])
+    assert params["redacted_by"] == "pii" and params["from_set"] == original["set_id"]
+    assert copy["claim"] == f"{original['example_id']}:{original['claim']}"
+    assert copy["source_index"] == original["source_index"]
+
+
+def test_a_redaction_that_would_close_a_lineage_cycle_is_refused(db: Path, tmp_path: Path) -> None:
+    """The copy of A would be B, an ancestor of A: Ledger.write's cycle check refuses the edge."""
+    from provenance.core.batch import WriteBatch
+    from provenance.core.ids import instruction_id
+    from provenance.core.ledger import ProvenanceSet
+    from provenance.core.models import Declaration, Method, Origin
+
+    a = ("Mail her", "ann@example.org", "Done.")
+    b = ("Mail her", "<EMAIL_ADDRESS>", "Done.")
+    ids = [instruction_id(*a), instruction_id(*b)]
+    with Ledger.open(db) as ledger, ledger.run("import") as run:
+        context = ProvenanceSet(run.run_id, Declaration(origin=Origin.HUMAN, licence="MIT"), Method.IMPORTED)
+        ledger.ensure_set(context)
+        batch = WriteBatch()
+        for i, (example_id, content) in enumerate(zip(ids, (a, b), strict=True)):
+            batch.add_example(example_id, "instruction", *content, None)
+            batch.add_claim(example_id, i)
+        batch.add_edge(ids[0], ids[1], "example", "derived-from")
+        ledger.write(batch, context)
+    before = snapshot(db)
+    result = run_cli("check", "--policy", str(pack(tmp_path, "  - check: pii\n    action: redact\n")), db=db)
+    assert result.exit_code == 2 and "its own ancestor" in result.stderr
+    after = snapshot(db)
+    assert after["lineage"] == before["lineage"] and after["decisions"] == before["decisions"]
+    with Ledger.open(db, read_only=True) as ledger:
+        status = ledger.con.execute("SELECT status FROM runs WHERE kind = 'check'").fetchall()
+    assert status == [("failed",)]
