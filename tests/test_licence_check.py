@@ -133,7 +133,7 @@ def test_a_failed_check_leaves_the_ledger_unchanged(example: Path, monkeypatch) 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(module, "_store_decisions", boom)
+    monkeypatch.setattr(module, "store_licence_decisions", boom)
     with Ledger.open(example) as ledger, pytest.raises(RuntimeError):
         check_licences(ledger, load_registry(), LicencePolicy(use="research", student="tiny"))
     assert snapshot(example) == before
@@ -201,3 +201,47 @@ def test_the_sql_join_agrees_with_judging_every_claim_in_python(db: Path, write_
         assert result.examples == len(expected) == len(stored) == 55  # 0-49 and the even 50-58
         assert stored == {ex: combine(js).verdict.value for ex, js in expected.items()}
         assert len(set(stored.values())) >= 3
+
+
+def test_no_record_answers_the_same_and_writes_nothing(example: Path) -> None:
+    args = ("licence", "check", "--use", "commercial", "--student", MISTRAL)
+    before, raw = snapshot(example), example.read_bytes()
+    code, out = check(example, *args[2:], "--no-record")
+    assert code == 1 and out["verdicts"] == {"prohibited": 504, "allowed": 175}
+    assert out["recorded"] is False and out["run_id"] is None and out["judged"] == 679
+    text = run_cli(*args, "--no-record", db=example)
+    assert snapshot(example) == before and example.read_bytes() == raw
+    recorded = run_cli(*args, db=example)  # the first recorded run says what --no-record said
+    assert text.exit_code == recorded.exit_code == 1 and text.stdout == recorded.stdout
+    assert snapshot(example) != before
+    code, out = check(example, *args[2:], "--no-record")  # now the stored decisions are reused
+    assert code == 1 and out["judged"] == 0 and out["reused"] == 679
+
+
+def test_a_read_only_ledger_file_is_judged_without_writing(example: Path, tmp_path: Path) -> None:
+    import shutil
+
+    code, first = check(example, "--use", "research", "--student", "tiny")
+    copy = tmp_path / "review" / "ledger.duckdb"
+    copy.parent.mkdir()
+    shutil.copy(example, copy)
+    copy.chmod(0o444)
+    raw, files = copy.read_bytes(), sorted(copy.parent.iterdir())
+    code_ro, out = check(copy, "--use", "research", "--student", "tiny")
+    assert (code_ro, out["verdicts"], out["recorded"]) == (code, first["verdicts"], False)
+    assert out["reused"] == 679 and out["judged"] == 0  # the decisions stored before the copy
+    code_ro, out = check(copy, "--use", "commercial", "--student", MISTRAL)  # a context not stored
+    assert code_ro == 1 and out["judged"] == 679 and out["run_id"] is None
+    assert copy.read_bytes() == raw and sorted(copy.parent.iterdir()) == files
+
+
+def test_the_api_writes_nothing_on_a_read_only_ledger(example: Path) -> None:
+    before = snapshot(example)
+    with Ledger.open(example, read_only=True) as ledger:
+        result = check_licences(ledger, load_registry(), LicencePolicy(use="research", student="tiny"))
+    assert result.ok and result.run_id is None and result.examples == 679 == result.judged
+    with Ledger.open(example) as ledger:
+        result = check_licences(
+            ledger, load_registry(), LicencePolicy(use="research", student="tiny"), record=False
+        )
+    assert result.run_id is None and snapshot(example) == before

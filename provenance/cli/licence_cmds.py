@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -49,6 +51,11 @@ def licence() -> None:
     help="Whether the student competes with its teachers' vendors. "
     "Default: research does not; internal and commercial do.",
 )
+@click.option(
+    "--no-record",
+    is_flag=True,
+    help="Answer without writing to the ledger (opened read-only; also when its file is not writable).",
+)
 @registry_option
 @json_option
 @pass_state
@@ -59,6 +66,7 @@ def check(
     student_licence: str | None,
     distribute: bool,
     competing: bool | None,
+    no_record: bool,
     registry_files: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -66,12 +74,15 @@ def check(
 
     Exits 1 when any example, or the student's own base licence, is prohibited or unknown for
     this use. Decisions go into the ledger; re-running with the same registry and policy reuses them.
+    With --no-record, or a ledger file this user may not write, nothing is written: the answer
+    and exit code are the same.
 
     \b
     Example:
       provenance licence check --use research --student tiny
       provenance licence check --use commercial --student meta-llama/Llama-3.1-8B --distribute
       provenance licence check --use commercial --student tiny --non-competing --json
+      provenance licence check --use research --student tiny --no-record
     """
     from pydantic import ValidationError
 
@@ -93,8 +104,9 @@ def check(
         raise InputError(
             f"--student-licence: {exc.errors()[0]['msg'].removeprefix('Value error, ')}"
         ) from None
-    with state.open(read_only=False) as ledger:
-        result = check_licences(ledger, registry, policy)
+    record = not no_record and _writable(Path(state.db))
+    with state.open(read_only=not record) as ledger:
+        result = check_licences(ledger, registry, policy, record=record)
     if as_json:
         echo_json(result.as_dict())
     else:
@@ -159,6 +171,16 @@ def _print(r: LicenceResult) -> None:
         if r.ok
         else "[red]not ok[/]: some examples (or the student itself) are prohibited or unknown for this use"
     )
+
+
+def _writable(path: Path) -> bool:
+    """Whether the ledger at ``path`` may be written (a new one: whether its folder may).
+
+    A file with no write permission bit counts as read-only even for a user who could override it.
+    """
+    if not path.exists():
+        return os.access(path.parent, os.W_OK)
+    return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)
 
 
 def _teacher(teacher: str | None, origin: str) -> str:
