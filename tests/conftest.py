@@ -1,10 +1,15 @@
-"""Shared fixtures. Tests run offline and build everything they need themselves."""
+"""Shared fixtures. Tests run offline and build everything they need themselves.
+
+Ledgers that many tests start from are built once per session (:class:`BuiltLedgers`) and copied
+into each test's own folder, so a test may alter its copy freely.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -68,10 +73,38 @@ def ledger(db: Path):
         yield opened
 
 
+class BuiltLedgers:
+    """Ledgers built once per session by name; each test gets a fresh copy of one."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self._factory = factory
+        self._built: dict[str, Path] = {}
+
+    def copy(self, name: str, build: Callable[[Path], object], dest: Path) -> Path:
+        """Copy the ledger ``name`` to ``dest`` (building it with ``build(path)`` the first time)."""
+        source = self._built.get(name)
+        if source is None:
+            source = self._factory.mktemp(f"built-{name}") / dest.name
+            build(source)
+            self._built[name] = source
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
+        wal = source.with_name(source.name + ".wal")
+        if wal.exists():
+            shutil.copyfile(wal, dest.with_name(dest.name + ".wal"))
+        return dest
+
+
+@pytest.fixture(scope="session")
+def built_ledgers(tmp_path_factory: pytest.TempPathFactory) -> BuiltLedgers:
+    """The session's ledgers built once (see :class:`BuiltLedgers`)."""
+    return BuiltLedgers(tmp_path_factory)
+
+
 @pytest.fixture
-def example(db: Path) -> Path:
-    """The bundled example: 175 human seeds, 252 text-davinci-003 and 252 davinci outputs."""
-    return import_example(db)
+def example(db: Path, built_ledgers: BuiltLedgers) -> Path:
+    """The bundled example: 175 human seeds, 252 text-davinci-003 and 252 davinci outputs (a copy)."""
+    return built_ledgers.copy("example", import_example, db)
 
 
 def import_example(db: Path) -> Path:
