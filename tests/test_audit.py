@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.conftest import EXAMPLES, run_cli, snapshot
+from tests.conftest import EXAMPLES, BuiltLedgers, run_cli, snapshot
 
 LIGHT = """
 name: light
@@ -63,10 +63,10 @@ def rows(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def trained(tmp_path_factory: pytest.TempPathFactory, built_ledgers: BuiltLedgers) -> dict[str, Path]:
     """A ledger with the bundled seeds and text-davinci-003 outputs, and a tiny student trained on it."""
     folder = tmp_path_factory.mktemp("trained")
-    db = build_example(folder / "ledger.duckdb")
+    db = built_ledgers.copy("seeds-text-davinci-003", build_example, folder / "ledger.duckdb")
     light = pack(folder)
     key = folder / "audit.key"
     assert run_cli("keygen", "--out", str(key)).exit_code == 0
@@ -296,8 +296,8 @@ def test_training_refuses_an_altered_ledger(trained: dict[str, Path], tmp_path: 
 
 
 @pytest.fixture
-def ledger_db(tmp_path: Path) -> Path:
-    return build_example(tmp_path / "ledger.duckdb")
+def ledger_db(tmp_path: Path, built_ledgers: BuiltLedgers) -> Path:
+    return built_ledgers.copy("seeds-text-davinci-003", build_example, tmp_path / "ledger.duckdb")
 
 
 def gate_json(db: Path, policy: Path, *args: str) -> tuple[int, dict[str, Any]]:
@@ -586,9 +586,9 @@ def test_a_deleted_last_audit_row_is_not_laundered_by_the_next_command(
     assert not found["ok"] and any("marked running" in p["message"] for p in found["problems"])
 
 
-def test_force_never_replaces_the_ledgers_folder(tmp_path: Path):
+def test_force_never_replaces_the_ledgers_folder(tmp_path: Path, built_ledgers: BuiltLedgers):
     (tmp_path / "project").mkdir()
-    db = build_example(tmp_path / "project" / "ledger.duckdb")
+    db = built_ledgers.copy("seeds-text-davinci-003", build_example, tmp_path / "project" / "ledger.duckdb")
     (tmp_path / "project" / "notes.txt").write_text("mine")
     result = run_cli(
         "train",
