@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.conftest import import_example, run_cli
+from tests.conftest import BuiltLedgers, import_example, run_cli
 from tests.test_reports import raw_pii
 
 
@@ -30,10 +30,12 @@ def _cli(db: Path, *args: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def described(tmp_path_factory: pytest.TempPathFactory, mlc: Any) -> dict[str, Any]:
+def described(
+    tmp_path_factory: pytest.TempPathFactory, built_ledgers: BuiltLedgers, mlc: Any
+) -> dict[str, Any]:
     """The bundled example checked under the research pack, described by ``report croissant``."""
     folder = tmp_path_factory.mktemp("croissant")
-    db = import_example(folder / "ledger.duckdb")
+    db = built_ledgers.copy("example", import_example, folder / "ledger.duckdb")
     _cli(db, "check", "--policy", "research")
     out = folder / "out"
     result = run_cli("report", "croissant", "--out", str(out), "--json", db=db)

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 import yaml
 
-from tests.conftest import import_example, run_cli
+from tests.conftest import BuiltLedgers, import_example, run_cli
 
 
 def _cli(db: Path, *args: str) -> Any:
@@ -24,10 +24,10 @@ def _cli(db: Path, *args: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def reported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def reported(tmp_path_factory: pytest.TempPathFactory, built_ledgers: BuiltLedgers) -> dict[str, Any]:
     """The bundled example checked under the research pack, a tiny student trained, every report written."""
     folder = tmp_path_factory.mktemp("reports")
-    db = import_example(folder / "ledger.duckdb")
+    db = built_ledgers.copy("example", import_example, folder / "ledger.duckdb")
     _cli(db, "check", "--policy", "research")
     trained = json.loads(
         _cli(
