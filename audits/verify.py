@@ -12,10 +12,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
+from audits.signing import check, report_digest, statement
 from provenance.core import audit_log
+from provenance.core.errors import InputError
 from provenance.core.ledger import Ledger
+from provenance.queries import audit as trail
 
 
 @dataclass(frozen=True)
@@ -63,17 +67,15 @@ def _loads(text: Any) -> Any:
         return text
 
 
-def verify_ledger(ledger: Ledger) -> VerifyResult:
-    """Recompute the chain and every vouched digest; list every mismatch, the first one first."""
-    started = time.perf_counter()
-    con = ledger.con
-    rows = con.execute(
-        "SELECT seq, recorded_at, kind, run_id, payload, vouched, prev_hash, hash, digest_version "
-        "FROM audit_log ORDER BY seq"
-    ).fetchall()
-    problems: list[Problem] = []
+#: run id → (seq, payload, vouched, kind, digest version) of the last audit row of the run
+_Audited = dict[str, tuple[int, Any, Any, str, int]]
+
+
+def _chain(rows: list[tuple[Any, ...]], problems: list[Problem]) -> tuple[str, _Audited]:
+    """Walk the audit rows: a gap, a broken link or a hash that does not recompute is a problem.
+    Return the chain's head and the last audit row of each run."""
     prev, expected = audit_log.GENESIS, 1
-    last_of_run: dict[str, tuple[int, Any, Any, str, int]] = {}
+    last_of_run: _Audited = {}
     for seq, at, kind, run_id, payload_text, vouched_text, prev_hash, digest, version in rows:
         payload, vouched = _loads(payload_text), _loads(vouched_text)
         if seq != expected:
@@ -107,19 +109,20 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
             )
         last_of_run[run_id] = (seq, payload, vouched if isinstance(vouched, dict) else {}, kind, version)
         prev, expected = digest, seq + 1
+    return prev, last_of_run
+
+
+def _vouched(ledger: Ledger, last_of_run: _Audited, problems: list[Problem]) -> None:
+    """Each audited run's row and rows now against what its last audit row vouched for."""
     # the digests of each version some audit row vouches with (recomputing is the costly part)
     current = {
-        version: audit_log.digests(con, version=version)
+        version: trail.digests(ledger, version)
         for version in sorted({entry[4] for entry in last_of_run.values()} & {1, audit_log.DIGEST_VERSION})
     }
     for run_id, (seq, payload, vouched, kind, version) in sorted(
         last_of_run.items(), key=lambda kv: kv[1][0]
     ):
-        try:
-            now_payload = audit_log.run_payload(con, run_id)
-        except LookupError:
-            now_payload = None
-        if now_payload != payload:
+        if trail.run_payload(ledger, run_id) != payload:
             problems.append(
                 Problem(
                     seq,
@@ -146,15 +149,15 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
                     f"that audit row {seq} vouches for do not match ({change})",
                 )
             )
-    statuses = dict(con.execute("SELECT run_id, status FROM runs").fetchall())
+
+
+def _runs(ledger: Ledger, last_of_run: _Audited, problems: list[Problem]) -> list[str]:
+    """Runs whose status or audit row does not fit the trail; return the runs still running."""
+    statuses = trail.run_statuses(ledger)
     unsealed = sorted(r for r, s in statuses.items() if s == "running" and r not in last_of_run)
     # A run still marked running is one a killed process left; the next run to begin seals it. One
     # that ended, or that a later audited run began after, had its status altered.
-    for run_id, finished, later in con.execute(
-        "SELECT r.run_id, r.finished_at IS NOT NULL, EXISTS (SELECT 1 FROM runs b "
-        "JOIN audit_log a USING (run_id) WHERE b.started_at > r.started_at) "
-        "FROM runs r WHERE r.status = 'running' ORDER BY r.started_at"
-    ).fetchall():
+    for run_id, finished, later in trail.running_runs(ledger):
         if run_id in unsealed and (finished or later):
             unsealed.remove(run_id)
             why = (
@@ -178,10 +181,7 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
                     f"run {run_id[:12]} finished ({status}) but has no audit row: the row was deleted",
                 )
             )
-    for (run_id,) in con.execute(
-        "SELECT run_id FROM audit_legacy JOIN runs USING (run_id) "
-        "WHERE started_at > (SELECT min(recorded_at) FROM audit_log)"
-    ).fetchall():
+    for run_id in trail.legacy_runs_after_log(ledger):
         problems.append(
             Problem(
                 None,
@@ -191,7 +191,7 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
                 "but began after it: the list was altered",
             )
         )
-    for run_id, tables in audit_log.row_counts(con).items():
+    for run_id, tables in trail.row_counts(ledger).items():
         if run_id in statuses:
             continue
         for table, n in sorted(tables.items()):
@@ -203,11 +203,94 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
                     f"{table}: {n} rows name run {run_id[:12]}, which is in no run row or audit row",
                 )
             )
+    return unsealed
+
+
+def verify_ledger(ledger: Ledger) -> VerifyResult:
+    """Recompute the chain and every vouched digest; list every mismatch, the first one first."""
+    started = time.perf_counter()
+    rows = trail.entries(ledger)
+    problems: list[Problem] = []
+    head, last_of_run = _chain(rows, problems)
+    _vouched(ledger, last_of_run, problems)
+    unsealed = _runs(ledger, last_of_run, problems)
     problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
     return VerifyResult(
         entries=len(rows),
-        head=prev,
+        head=head,
         problems=problems,
         unsealed=unsealed,
         seconds=time.perf_counter() - started,
+    )
+
+
+@dataclass
+class ReportCheck:
+    """Whether an AUDIT.json's chain head is in this ledger's trail (and its signature is valid)."""
+
+    ok: bool
+    lines: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for --json."""
+        return {"ok": self.ok, "lines": self.lines}
+
+
+def check_report(ledger: Ledger, path: Path, pubkey: Path | None = None) -> ReportCheck:
+    """Check an AUDIT.json against this ledger: its chain head is a row of the trail, and (with
+    ``pubkey``) its signature is valid for that key."""
+    try:
+        report = json.loads(Path(path).read_text("utf-8"))
+        chain = report["audit_chain"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"not an AUDIT.json: {exc}", path=path) from None
+    lines, ok = [], True
+    found = trail.hash_at(ledger, chain.get("seq"))
+    if found is None or found != chain.get("head"):
+        ok = False
+        lines.append(
+            f"report chain head {str(chain.get('head'))[:12]} (row {chain.get('seq')}) "
+            "is NOT in this ledger's trail"
+        )
+    else:
+        lines.append(f"report chain head {chain['head'][:12]} is row {chain['seq']} of this ledger's trail")
+    if pubkey is not None:
+        sig = report.get("signature")
+        model = (report.get("training") or {}).get("model_digest")
+        message = statement(
+            chain.get("head", ""), report["dataset"]["merkle_root"], model, report_digest(report)
+        )
+        if not sig:
+            ok = False
+            lines.append("the report is not signed")
+        elif check(pubkey, sig, message):
+            lines.append("signature valid for this public key")
+        else:
+            ok = False
+            lines.append("signature INVALID for this public key")
+    return ReportCheck(ok, lines)
+
+
+@dataclass
+class Verification:
+    """What ``provenance verify`` found: the trail, and the report when one was given."""
+
+    trail: VerifyResult
+    report: ReportCheck | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was altered and the report (if any) checks out."""
+        return self.trail.ok and (self.report is None or self.report.ok)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for --json."""
+        report = None if self.report is None else self.report.as_dict()
+        return {**self.trail.as_dict(), "report": report, "ok": self.ok}
+
+
+def verify(ledger: Ledger, report: Path | None = None, pubkey: Path | None = None) -> Verification:
+    """Verify the ledger's audit trail, and an AUDIT.json against it when ``report`` is given."""
+    return Verification(
+        verify_ledger(ledger), check_report(ledger, report, pubkey) if report is not None else None
     )
