@@ -22,17 +22,18 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-from audits.manifest import merkle_root
+from audits.manifest import merkle_root, write_manifest
 from audits.waivers import Waiver, active_waivers
 from policies.engine import CheckReport, PackResult, run_pack
 from policies.packs import LoadedPack
 from provenance.core.clock import utcnow
-from provenance.core.decisions import CURRENT_DECISIONS
 from provenance.core.ledger import Ledger
-
-EXCLUDING = ("drop", "block", "redact")
+from provenance.core.trainings import Dataset, store_dataset
+from provenance.core.vocabulary import NOT_PERMITTED, Decision
+from provenance.queries import gate as queries
 
 
 @dataclass(frozen=True)
@@ -81,45 +82,9 @@ class GateResult:
         out["selected_examples"] = len(self.selected)
         return out
 
-
-def _current(ledger: Ledger, reports: list[CheckReport]) -> None:
-    """Fill the temp table ``gate_current(check_name, example_id, decision, permitted)``."""
-    con = ledger.con
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE gate_current "
-        "(check_name VARCHAR, example_id VARCHAR, decision VARCHAR, permitted BOOLEAN)"
-    )
-    for report in reports:
-        if report.status != "ran" or report.context_id is None:
-            continue
-        if report.kind == "licence":
-            con.execute(
-                "INSERT INTO gate_current SELECT ?, c.example_id, c.decision, coalesce(j.permitted, false) "
-                f"FROM ({CURRENT_DECISIONS}) c LEFT JOIN licence_judgements j ON j.judgement_no = c.ref",
-                [report.name, report.context_id],
-            )
-        else:
-            con.execute(
-                f"INSERT INTO gate_current SELECT ?, example_id, decision, NULL FROM ({CURRENT_DECISIONS})",
-                [report.name, report.context_id],
-            )
-
-
-def _waived(ledger: Ledger, waivers: list[Waiver]) -> None:
-    """Fill ``gate_waived(check_name, example_id, waiver_id)`` with what the waivers cover."""
-    con = ledger.con
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE gate_waived (check_name VARCHAR, example_id VARCHAR, waiver_id VARCHAR)"
-    )
-    for w in waivers:
-        if w.example_id is not None:
-            con.execute("INSERT INTO gate_waived VALUES (?, ?, ?)", [w.check, w.example_id, w.waiver_id])
-        else:
-            con.execute(
-                "INSERT INTO gate_waived SELECT DISTINCT ?, example_id, ? FROM provenance_records "
-                "WHERE teacher_model = ?",
-                [w.check, w.waiver_id, w.teacher],
-            )
+    def manifest_meta(self) -> dict[str, Any]:
+        """What the manifest says the selection is for."""
+        return {"pack": self.pack["name"], "pack_hash": self.pack["hash"], "student": self.student}
 
 
 def evaluate(
@@ -130,79 +95,35 @@ def evaluate(
     student: str | None = None,
     today: date | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    manifest: Path | None = None,
 ) -> GateResult:
-    """Run the gate; record its verdict and (when it passes or fails) the dataset manifest."""
-    pack = loaded.pack
+    """Run the gate; record its verdict and the dataset (whether it passes or fails), and write the
+    manifest to ``manifest`` when given."""
     result: PackResult = run_pack(ledger, loaded, registry, student=student, progress=progress)
-    today = today or utcnow().date()
-    waivers = active_waivers(ledger, today)
-    _current(ledger, result.checks)
-    _waived(ledger, waivers)
-    con = ledger.con
-    # one row per example: whether a check excludes it (waivers applied), and whether it is a
-    # redacted copy, which trains only in place of an original that redaction excluded
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE gate_hits AS
-        SELECT c.check_name, c.example_id, c.decision, c.permitted,
-               (c.decision IN {EXCLUDING} OR c.permitted = false) AS excludes, w.waiver_id
-        FROM gate_current c LEFT JOIN gate_waived w USING (check_name, example_id)"""
-    )
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE gate_verdicts AS
-        WITH own AS (
-            SELECT e.example_id,
-                   coalesce(bool_or(h.excludes AND h.waiver_id IS NULL), false) AS excluded,
-                   coalesce(bool_or(h.decision = 'redact' AND h.waiver_id IS NULL), false) AS redacted,
-                   coalesce(bool_or(h.excludes AND h.decision <> 'redact' AND h.waiver_id IS NULL), false)
-                       AS excluded_otherwise,
-                   coalesce(bool_or(h.decision = 'block' AND h.waiver_id IS NULL), false) AS blocked
-            FROM examples e LEFT JOIN gate_hits h USING (example_id) GROUP BY e.example_id
-        ),
-        copies AS (
-            SELECT l.child_id AS example_id, bool_or(p.redacted) AS original_redacted
-            FROM lineage l JOIN own p ON p.example_id = l.parent_id
-            WHERE l.relation = 'redacted-from' GROUP BY l.child_id
-        )
-        SELECT o.example_id, o.redacted, o.blocked,
-               (c.example_id IS NOT NULL AND NOT c.original_redacted) AS unneeded_copy,
-               o.excluded OR (c.example_id IS NOT NULL AND NOT c.original_redacted) AS excluded,
-               o.redacted AND NOT o.excluded_otherwise AS replaceable
-        FROM own o LEFT JOIN copies c USING (example_id)"""
-    )
-    selected = [
-        r[0]
-        for r in con.execute(
-            "SELECT example_id FROM gate_verdicts WHERE NOT excluded ORDER BY example_id"
-        ).fetchall()
+    waivers = active_waivers(ledger, today or utcnow().date())
+    contexts = [
+        queries.CheckContext(c.name, c.kind == "licence", c.context_id)
+        for c in result.checks
+        if c.status == "ran" and c.context_id is not None
     ]
-    examples, blocked, unneeded = con.execute(
-        "SELECT count(*), count_if(blocked), count_if(unneeded_copy) FROM gate_verdicts"
-    ).fetchone()
-    # an original counts as replaced when redaction alone excluded it and a copy of it trains
-    redacted = con.execute(
-        "SELECT count(DISTINCT v.example_id) FROM gate_verdicts v "
-        "JOIN lineage l ON l.parent_id = v.example_id AND l.relation = 'redacted-from' "
-        "JOIN gate_verdicts c ON c.example_id = l.child_id "
-        "WHERE v.replaceable AND NOT c.excluded"
-    ).fetchone()[0]
-    excluded: dict[str, dict[str, int]] = {}
-    for check, decision, waived, n in con.execute(
-        "SELECT check_name, CASE WHEN decision IN ('pass', 'flag') AND permitted = false "
-        "THEN 'not permitted' ELSE decision END AS d, waiver_id IS NOT NULL, count(*) FROM gate_hits "
-        "WHERE excludes GROUP BY ALL ORDER BY ALL"
-    ).fetchall():
-        key = f"{decision} (waived)" if waived else decision
-        excluded.setdefault(check, {})[key] = int(n)
-    # a waiver is used for the examples it let through: waived exclusions of examples that train
-    used = con.execute(
-        "SELECT h.waiver_id, count(DISTINCT h.example_id) FROM gate_hits h "
-        "JOIN gate_verdicts v USING (example_id) "
-        "WHERE h.excludes AND h.waiver_id IS NOT NULL AND NOT v.excluded "
-        "GROUP BY ALL"
-    ).fetchall()
-    used_count = {w: int(n) for w, n in used}
-    dropped = int(examples) - len(selected) - int(redacted) - int(unneeded)
-    gate = GateResult(
+    scopes = [queries.WaiverScope(w.waiver_id, w.check, w.example_id, w.teacher) for w in waivers]
+    selection = queries.select(ledger, contexts, scopes)
+    gate = _result(loaded, result, selection, waivers)
+    _reasons(gate, result, loaded, selection.blocked)
+    _describe_selection(ledger, gate, result)
+    _record(ledger, gate)
+    if manifest is not None:
+        write_manifest(manifest, gate.selected, gate.merkle_root, gate.manifest_meta())
+    return gate
+
+
+def _result(
+    loaded: LoadedPack, result: PackResult, selection: queries.Selection, waivers: list[Waiver]
+) -> GateResult:
+    """The verdict before its reasons: what was selected, and what kept the rest out."""
+    pack = loaded.pack
+    used = selection.waiver_examples
+    return GateResult(
         passed=True,
         run_id="",
         pack={"name": pack.name, "hash": pack.hash, "path": str(loaded.path), "gate": pack.gate.model_dump()},
@@ -210,23 +131,20 @@ def evaluate(
         use=result.use,
         distribute=pack.distribute,
         registry_version=result.registry_version,
-        examples=int(examples),
-        selected=selected,
-        merkle_root=merkle_root(selected),
-        excluded=excluded,
-        dropped=dropped,
-        redacted_replaced=int(redacted),
-        redacted_copies_unused=int(unneeded),
-        waivers_used=[
-            {**w.as_dict(), "examples": used_count[w.waiver_id]} for w in waivers if w.waiver_id in used_count
-        ],
+        examples=selection.examples,
+        selected=selection.selected,
+        merkle_root=merkle_root(selection.selected),
+        excluded=selection.excluded,
+        dropped=selection.examples
+        - len(selection.selected)
+        - selection.redacted_replaced
+        - selection.unneeded_copies,
+        redacted_replaced=selection.redacted_replaced,
+        redacted_copies_unused=selection.unneeded_copies,
+        waivers_used=[{**w.as_dict(), "examples": used[w.waiver_id]} for w in waivers if w.waiver_id in used],
         checks=[_check_summary(c) for c in result.checks],
         check_run_id=result.run_id,
     )
-    _reasons(gate, result, loaded, int(blocked))
-    _describe_selection(ledger, gate, result)
-    _record(ledger, gate)
-    return gate
 
 
 def _check_summary(c: CheckReport) -> dict[str, Any]:
@@ -265,7 +183,7 @@ def _reasons(gate: GateResult, result: PackResult, loaded: LoadedPack, blocked: 
         )
     for c in licence:
         finding = c.student_finding or {}
-        if finding.get("verdict") in ("prohibited", "unknown"):
+        if finding.get("verdict") in NOT_PERMITTED:
             reasons.append(
                 GateReason(
                     "student-not-permitted",
@@ -282,7 +200,7 @@ def _reasons(gate: GateResult, result: PackResult, loaded: LoadedPack, blocked: 
                 )
             )
     if blocked:
-        by_check = {k: v.get("block", 0) for k, v in gate.excluded.items() if v.get("block")}
+        by_check = {k: v.get(Decision.BLOCK, 0) for k, v in gate.excluded.items() if v.get(Decision.BLOCK)}
         detail = ", ".join(f"{k} {n:,}" for k, n in by_check.items())
         reasons.append(
             GateReason(
@@ -320,69 +238,34 @@ def _reasons(gate: GateResult, result: PackResult, loaded: LoadedPack, blocked: 
 
 def _describe_selection(ledger: Ledger, gate: GateResult, result: PackResult) -> None:
     """Teacher mix, licence verdicts and obligations of the selected examples."""
-    con = ledger.con
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE gate_selected AS "
-        "SELECT example_id FROM gate_verdicts WHERE NOT excluded"
-    )
-    gate.teacher_mix = {
-        str(k): int(n)
-        for k, n in con.execute(
-            "SELECT coalesce(teacher_model, "
-            "CASE WHEN origin = 'human' THEN 'none (human)' ELSE 'unknown' END) k, "
-            "count(DISTINCT example_id) FROM provenance_records SEMI JOIN gate_selected USING (example_id) "
-            "GROUP BY k ORDER BY 2 DESC, 1"
-        ).fetchall()
-    }
+    gate.teacher_mix = queries.teacher_mix(ledger)
     licence = next((c for c in result.checks if c.kind == "licence" and c.context_id is not None), None)
     if licence is None:
         return
     gate.student_finding = licence.student_finding
-    rows = con.execute(
-        f"SELECT j.verdict, count(*), any_value(j.obligations) FROM ({CURRENT_DECISIONS}) c "
-        "SEMI JOIN gate_selected USING (example_id) JOIN licence_judgements j ON j.judgement_no = c.ref "
-        "GROUP BY j.verdict, j.judgement_no",
-        [licence.context_id],
-    ).fetchall()
-    seen: dict[str, dict[str, Any]] = {}
-    for verdict, n, obligations in rows:
-        gate.licence_verdicts[verdict] = gate.licence_verdicts.get(verdict, 0) + int(n)
-        for o in json.loads(obligations or "[]"):
-            seen.setdefault(json.dumps(o, sort_keys=True), o)
+    verdicts, obligations = queries.licence_verdicts(ledger, licence.context_id)
+    seen = {json.dumps(o, sort_keys=True): o for o in obligations}
     for o in (licence.student_finding or {}).get("obligations", []):
         seen.setdefault(json.dumps(o, sort_keys=True), o)
+    gate.licence_verdicts = verdicts
     gate.obligations = list(seen.values())
 
 
 def _record(ledger: Ledger, gate: GateResult) -> None:
     """The gate's verdict as a run (audited), with the dataset and its members."""
-    with ledger.transaction():
-        run_id = ledger.begin_run(
-            "gate", {"pack": gate.pack["name"], "pack_hash": gate.pack["hash"], "student": gate.student}
+    params = {"pack": gate.pack["name"], "pack_hash": gate.pack["hash"], "student": gate.student}
+    with ledger.run("gate", params) as run:
+        gate.run_id = run.run_id
+        dataset = Dataset(
+            gate.merkle_root,
+            len(gate.selected),
+            gate.pack["name"],
+            gate.pack["hash"],
+            gate.student,
+            gate.registry_version,
         )
-        gate.run_id = run_id
-        con = ledger.con
-        con.execute(
-            "INSERT INTO datasets SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
-            "(SELECT 1 FROM datasets WHERE dataset_id = ?)",
-            [
-                gate.merkle_root,
-                len(gate.selected),
-                gate.pack["name"],
-                gate.pack["hash"],
-                gate.student,
-                gate.registry_version,
-                run_id,
-                utcnow(),
-                gate.merkle_root,
-            ],
-        )
-        con.execute(
-            "INSERT INTO dataset_examples SELECT ?, example_id, ? FROM gate_selected "
-            "WHERE NOT EXISTS (SELECT 1 FROM dataset_examples WHERE dataset_id = ?)",
-            [gate.merkle_root, run_id, gate.merkle_root],
-        )
-        summary = {
+        store_dataset(ledger, dataset, run.run_id)
+        run.summary = {
             "passed": gate.passed,
             "reasons": [asdict(r) for r in gate.reasons],
             "dataset": gate.merkle_root,
@@ -398,4 +281,4 @@ def _record(ledger: Ledger, gate: GateResult) -> None:
             "obligations": gate.obligations,
             "teacher_mix": gate.teacher_mix,
         }
-        ledger.end_run(run_id, summary, "ok" if gate.passed else "failed")
+        run.status = "ok" if gate.passed else "failed"

@@ -19,15 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from audits import report as audit_report
-from audits.gate import GateResult, evaluate
+from audits.gate import GateReason, GateResult, evaluate
 from audits.manifest import write_manifest
 from audits.verify import verify_ledger
 from policies.packs import LoadedPack
-from provenance.core import audit_log
-from provenance.core.clock import utcnow
 from provenance.core.errors import InputError
 from provenance.core.ids import content_id
 from provenance.core.ledger import Ledger
+from provenance.core.trainings import Training, store_training
+from provenance.queries import audit as trail
+from provenance.queries import gate as gate_queries
+from provenance.queries.trainings import student_of_weights
 
 REPORT_FILES = frozenset({"AUDIT.json", "AUDIT.md", "manifest.json"})
 
@@ -83,20 +85,17 @@ def weights_digest(folder: Path) -> str:
 
 
 def _chain(ledger: Ledger, verified: bool) -> dict[str, Any]:
-    seq, head = audit_log.head(ledger.con)
+    seq, head = trail.head(ledger)
     return {"seq": seq, "head": head, "verified": verified}
 
 
 def _records(ledger: Ledger) -> list[Any]:
+    """The examples the gate selected, as training records."""
     from audits.train import TrainRecord
 
-    rows = ledger.con.execute(
-        "SELECT e.example_id, e.instruction, e.input, e.output, e.messages FROM examples e "
-        "SEMI JOIN gate_selected USING (example_id) ORDER BY e.example_id"
-    ).fetchall()
     return [
-        TrainRecord(eid, instruction, given or "", output, json.loads(messages) if messages else None)
-        for eid, instruction, given, output, messages in rows
+        TrainRecord(eid, instruction, given or "", output, messages)
+        for eid, instruction, given, output, messages in gate_queries.selected_examples(ledger)
     ]
 
 
@@ -144,14 +143,13 @@ def train_through_gate(
     gate = evaluate(ledger, loaded, registry, student=identity, today=today)
     if not verified.ok:
         first = verified.problems[0]
-        gate.reasons.insert(0, _reason("ledger-altered", f"`provenance verify` failed: {first.message}"))
+        gate.reasons.insert(0, GateReason("ledger-altered", f"`provenance verify` failed: {first.message}"))
         gate.passed = False
     _remove_stale_partials(out_dir)
     tmp = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     tmp.mkdir(parents=True)
     try:
-        meta = {"pack": gate.pack["name"], "pack_hash": gate.pack["hash"], "student": gate.student}
-        write_manifest(tmp / "manifest.json", gate.selected, gate.merkle_root, meta)
+        write_manifest(tmp / "manifest.json", gate.selected, gate.merkle_root, gate.manifest_meta())
         training = None
         training_id = None
         if gate.passed:
@@ -175,12 +173,7 @@ def _trained_here(ledger: Ledger, folder: Path) -> str | None:
     its weights (a copied AUDIT.json proves nothing), or None."""
     if not folder.is_dir() or not any(p.suffix in (".safetensors", ".bin") for p in folder.iterdir()):
         return None
-    row = ledger.con.execute(
-        "SELECT d.student FROM trainings t JOIN datasets d USING (dataset_id) WHERE t.model_digest = ? "
-        "ORDER BY t.created_at DESC LIMIT 1",
-        [weights_digest(folder)],
-    ).fetchone()
-    return str(row[0]) if row else None
+    return student_of_weights(ledger, weights_digest(folder))
 
 
 def _remove_stale_partials(out_dir: Path) -> None:
@@ -197,12 +190,6 @@ def _remove_stale_partials(out_dir: Path) -> None:
             pass  # another user's live process
 
 
-def _reason(code: str, message: str) -> Any:
-    from audits.gate import GateReason
-
-    return GateReason(code, message)
-
-
 def _train(
     ledger: Ledger, gate: GateResult, student: str, tmp: Path, config: Any, progress: Any
 ) -> tuple[dict[str, Any], str]:
@@ -210,48 +197,35 @@ def _train(
     from audits.train import train_student
 
     records = _records(ledger)
-    with ledger.transaction():
-        run_id = ledger.begin_run(
-            "train", {"student": student, "dataset": gate.merkle_root, "config": config.as_dict()}
-        )
-    try:
+    params = {"student": student, "dataset": gate.merkle_root, "config": config.as_dict()}
+    with ledger.run("train", params, atomic=False) as run:
         result = train_student(records, student, tmp, config, progress=progress)
-    except BaseException as exc:
-        with ledger.transaction():
-            ledger.end_run(run_id, {"error": f"{type(exc).__name__}: {exc}"}, "failed")
-        raise
-    digest = weights_digest(tmp)
+        digest = weights_digest(tmp)
+        training_id = content_id({"dataset": gate.merkle_root, "model": digest, "run": run.run_id})
+        stored = Training(
+            training_id=training_id,
+            dataset_id=gate.merkle_root,
+            student=student,
+            kind=result.student.get("kind", "checkpoint"),
+            base_model=result.student.get("base_model"),
+            path=str(gate_out(tmp)),
+            model_digest=digest,
+            config=result.config,
+            metrics=result.metrics,
+        )
+        with run.step():
+            store_training(ledger, stored, run.run_id)
+            run.end({"training_id": training_id, "model_digest": digest, "metrics": result.metrics})
     training = {
-        "run_id": run_id,
+        "run_id": run.run_id,
         "student": result.student,
         "model_digest": digest,
         "config": result.config,
         "metrics": result.metrics,
         "seconds": round(result.seconds, 3),
         "files": result.files,
+        "training_id": training_id,
     }
-    training_id = content_id({"dataset": gate.merkle_root, "model": digest, "run": run_id})
-    training["training_id"] = training_id
-    with ledger.transaction():
-        ledger.con.execute(
-            "INSERT INTO trainings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                training_id,
-                run_id,
-                gate.merkle_root,
-                student,
-                result.student.get("kind", "checkpoint"),
-                result.student.get("base_model"),
-                str(gate_out(tmp)),
-                digest,
-                json.dumps(result.config, default=str),
-                json.dumps(result.metrics, default=str),
-                utcnow(),
-            ],
-        )
-        ledger.end_run(
-            run_id, {"training_id": training_id, "model_digest": digest, "metrics": result.metrics}
-        )
     return training, training_id
 
 

@@ -16,6 +16,8 @@ from provenance.core.errors import InputError
 from provenance.core.ids import content_id
 from provenance.core.ledger import Ledger
 from provenance.core.models import NodeKind
+from provenance.core.waivers import store_waiver
+from provenance.queries import gate as queries
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class Waiver:
             "approver": self.approver,
             "expires": self.expires.isoformat(),
         }
+
+    def expired(self, today: date) -> bool:
+        """Whether the waiver no longer counts on ``today`` (the expiry day itself still counts)."""
+        return self.expires < today
 
 
 def parse_date(text: str) -> date:
@@ -72,16 +78,7 @@ def add_waiver(
         raise InputError("a waiver needs a --reason and an --approver")
     if expires < today:
         raise InputError(f"--expires {expires.isoformat()} is in the past")
-    example_id = None
-    if example is not None:
-        kind, example_id = ledger.resolve(example)
-        if kind is not NodeKind.EXAMPLE:
-            raise InputError(f"{example!r} is a {kind.value}, not an example")
-    elif not ledger.con.execute("SELECT 1 FROM teachers WHERE model = ? LIMIT 1", [teacher]).fetchone():
-        known = [
-            m for (m,) in ledger.con.execute("SELECT DISTINCT model FROM teachers ORDER BY 1").fetchall()
-        ]
-        raise InputError(f"no teacher {teacher!r} in the ledger (known: {', '.join(known) or 'none'})")
+    example_id = _target(ledger, example, teacher)
     body = {
         "check": check,
         "example_id": example_id,
@@ -91,42 +88,71 @@ def add_waiver(
         "expires": expires.isoformat(),
     }
     waiver = Waiver(content_id(body), check, example_id, teacher, reason, approver, expires)
-    with ledger.transaction():
-        run_id = ledger.begin_run("waiver", body)
-        ledger.con.execute(
-            "INSERT INTO waivers SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? "
-            "WHERE NOT EXISTS (SELECT 1 FROM waivers WHERE waiver_id = ?)",
-            [
-                waiver.waiver_id,
-                check,
-                example_id,
-                teacher,
-                reason,
-                approver,
-                expires,
-                run_id,
-                utcnow(),
-                waiver.waiver_id,
-            ],
+    with ledger.run("waiver", body) as run:
+        store_waiver(
+            ledger,
+            waiver_id=waiver.waiver_id,
+            check=check,
+            example_id=example_id,
+            teacher=teacher,
+            reason=reason,
+            approver=approver,
+            expires=expires,
+            run_id=run.run_id,
         )
-        ledger.end_run(run_id, waiver.as_dict())
+        run.summary = waiver.as_dict()
     return waiver
+
+
+def _target(ledger: Ledger, example: str | None, teacher: str | None) -> str | None:
+    """The full id of the waived example (None for a teacher's waiver); the teacher must be recorded."""
+    if example is not None:
+        kind, example_id = ledger.resolve(example)
+        if kind is not NodeKind.EXAMPLE:
+            raise InputError(f"{example!r} is a {kind.value}, not an example")
+        return example_id
+    assert teacher is not None  # add_waiver checked that one of the two is given
+    if not queries.has_teacher(ledger, teacher):
+        known = queries.teacher_models(ledger)
+        raise InputError(f"no teacher {teacher!r} in the ledger (known: {', '.join(known) or 'none'})")
+    return None
+
+
+def waive(
+    ledger: Ledger,
+    *,
+    check: str,
+    example: str | None,
+    teacher: str | None,
+    reason: str,
+    approver: str,
+    expires: str,
+) -> tuple[Waiver, str | None]:
+    """Record a waiver (``expires`` as YYYY-MM-DD), with a warning when no check of its name has run
+    on this ledger (the waiver then counts only for a pack check of that name)."""
+    known = queries.check_has_run(ledger, check)
+    waiver = add_waiver(
+        ledger,
+        check=check,
+        example=example,
+        teacher=teacher,
+        reason=reason,
+        approver=approver,
+        expires=parse_date(expires),
+    )
+    if known:
+        return waiver, None
+    return waiver, (
+        f"warning: no check named {check!r} has run on this ledger; the waiver counts only for a "
+        "pack check of that name"
+    )
 
 
 def active_waivers(ledger: Ledger, today: date) -> list[Waiver]:
     """Waivers that have not expired on ``today`` (the expiry day itself still counts)."""
-    rows = ledger.con.execute(
-        "SELECT waiver_id, check_name, example_id, teacher, reason, approver, expires FROM waivers "
-        "WHERE expires >= ? ORDER BY created_at, waiver_id",
-        [today],
-    ).fetchall()
-    return [Waiver(*row) for row in rows]
+    return [Waiver(*row) for row in queries.waivers(ledger, active_on=today)]
 
 
 def all_waivers(ledger: Ledger) -> list[Waiver]:
     """Every waiver, expired or not."""
-    rows = ledger.con.execute(
-        "SELECT waiver_id, check_name, example_id, teacher, reason, approver, expires FROM waivers "
-        "ORDER BY created_at, waiver_id"
-    ).fetchall()
-    return [Waiver(*row) for row in rows]
+    return [Waiver(*row) for row in queries.waivers(ledger)]

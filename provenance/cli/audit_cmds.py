@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -77,20 +76,12 @@ def gate(
       provenance gate --policy commercial --student tiny --manifest dataset.json
     """
     from audits.gate import evaluate
-    from audits.manifest import write_manifest
     from policies.packs import load_pack
     from policies.registry import load_registry
 
     loaded, registry = load_pack(policy), load_registry(registry_files)
     with state.open(read_only=False) as ledger:
-        result = evaluate(ledger, loaded, registry, student=student)
-    if manifest_path is not None:
-        write_manifest(
-            manifest_path,
-            result.selected,
-            result.merkle_root,
-            {"pack": result.pack["name"], "pack_hash": result.pack["hash"], "student": result.student},
-        )
+        result = evaluate(ledger, loaded, registry, student=student, manifest=manifest_path)
     if as_json:
         echo_json(result.as_dict())
     else:
@@ -248,26 +239,20 @@ def waive(
       provenance waive --check pii --example 3fa2c1 --reason "public support address" \\
           --approver "J. Doe (DPO)" --expires 2027-06-30
     """
-    from audits.waivers import add_waiver, parse_date
+    from audits.waivers import waive as record
 
     with state.open(read_only=False) as ledger:
-        known = ledger.con.execute(
-            "SELECT 1 FROM decision_contexts WHERE check_name = ? LIMIT 1", [check_name]
-        ).fetchone()
-        waiver = add_waiver(
+        waiver, warning = record(
             ledger,
             check=check_name,
             example=example,
             teacher=teacher,
             reason=reason,
             approver=approver,
-            expires=parse_date(expires),
+            expires=expires,
         )
-    if not known:
-        echo_error(
-            f"warning: no check named {check_name!r} has run on this ledger; the waiver counts only for a "
-            "pack check of that name"
-        )
+    if warning is not None:
+        echo_error(warning)
     if as_json:
         echo_json(waiver.as_dict())
     else:
@@ -294,11 +279,11 @@ def waivers(state: State, as_json: bool) -> None:
         found = all_waivers(ledger)
     today = utcnow().date()
     if as_json:
-        echo_json([{**w.as_dict(), "expired": w.expires < today} for w in found])
+        echo_json([{**w.as_dict(), "expired": w.expired(today)} for w in found])
         return
     out = console()
     for w in found:
-        state_ = "expired" if w.expires < today else "active"
+        state_ = "expired" if w.expired(today) else "active"
         out.print(
             f"{w.waiver_id[:12]} {state_:<7} {w.check:<14} {w.example_id or w.teacher} · until {w.expires} "
             f"· {w.approver}: {w.reason}"
@@ -330,14 +315,13 @@ def verify(state: State, report_path: Path | None, pubkey: Path | None, as_json:
       provenance verify
       provenance verify --report students/tiny-1/AUDIT.json --pubkey audit.key.pub
     """
-    from audits.verify import verify_ledger
+    from audits.verify import verify as check
 
     with state.open(read_only=True) as ledger:
-        result = verify_ledger(ledger)
-        report_check = _check_report(ledger, report_path, pubkey) if report_path is not None else None
-    ok = result.ok and (report_check is None or report_check["ok"])
+        found = check(ledger, report_path, pubkey)
+    result, report_check = found.trail, found.report
     if as_json:
-        echo_json({**result.as_dict(), "report": report_check, "ok": ok})
+        echo_json(found.as_dict())
     else:
         out = console()
         if result.ok:
@@ -357,45 +341,9 @@ def verify(state: State, report_path: Path | None, pubkey: Path | None, as_json:
                 "it is audited when the next run starts"
             )
         if report_check is not None:
-            for line in report_check["lines"]:
+            for line in report_check.lines:
                 out.print(f"  {line}")
-    raise SystemExit(0 if ok else 1)
-
-
-def _check_report(ledger: Any, path: Path, pubkey: Path | None) -> dict[str, Any]:
-    from audits.signing import check, report_digest, statement
-    from provenance.core.errors import InputError
-
-    try:
-        report = json.loads(path.read_text("utf-8"))
-        chain = report["audit_chain"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"not an AUDIT.json: {exc}", path=path) from None
-    lines, ok = [], True
-    row = ledger.con.execute("SELECT hash FROM audit_log WHERE seq = ?", [chain.get("seq")]).fetchone()
-    if row is None or row[0] != chain.get("head"):
-        ok = False
-        lines.append(
-            f"report chain head {str(chain.get('head'))[:12]} (row {chain.get('seq')}) "
-            "is NOT in this ledger's trail"
-        )
-    else:
-        lines.append(f"report chain head {chain['head'][:12]} is row {chain['seq']} of this ledger's trail")
-    if pubkey is not None:
-        sig = report.get("signature")
-        model = (report.get("training") or {}).get("model_digest")
-        message = statement(
-            chain.get("head", ""), report["dataset"]["merkle_root"], model, report_digest(report)
-        )
-        if not sig:
-            ok = False
-            lines.append("the report is not signed")
-        elif check(pubkey, sig, message):
-            lines.append("signature valid for this public key")
-        else:
-            ok = False
-            lines.append("signature INVALID for this public key")
-    return {"ok": ok, "lines": lines}
+    raise SystemExit(0 if found.ok else 1)
 
 
 @click.command("keygen")
