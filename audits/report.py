@@ -76,9 +76,7 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return out
 
 
-def markdown(r: dict[str, Any]) -> str:
-    """The report for people."""
-    d, lic, chain = r["dataset"], r["licence"], r["audit_chain"]
+def _verdict(r: dict[str, Any]) -> list[str]:
     passed = r["verdict"] == "passed"
     lines = [
         "# Audit report",
@@ -92,7 +90,12 @@ def markdown(r: dict[str, Any]) -> str:
         lines += ["## Why the gate said no", ""]
         lines += [f"- **{x['code']}**: {x['message']}" for x in r["reasons"]]
         lines += ["", "Nothing was trained." if not passed else "", ""]
-    lines += [
+    return lines
+
+
+def _dataset(r: dict[str, Any]) -> list[str]:
+    d, lic = r["dataset"], r["licence"]
+    lines = [
         "## Dataset",
         "",
         f"- {d['examples']:,} of the {d['examples_in_ledger']:,} examples in the ledger may train; "
@@ -118,7 +121,11 @@ def markdown(r: dict[str, Any]) -> str:
         lines += ["Obligations that travel with the student (state them on its card):", ""]
         lines += [f"- {o.get('text', o)}" for o in lic["obligations"]]
         lines += [""]
-    lines += ["## Checks", ""]
+    return lines
+
+
+def _checks(r: dict[str, Any]) -> list[str]:
+    lines = ["## Checks", ""]
     rows = []
     for c in r["checks"]:
         counts = ", ".join(f"{k} {v:,}" for k, v in (c.get("counts") or {}).items())
@@ -143,22 +150,29 @@ def markdown(r: dict[str, Any]) -> str:
         )
     else:
         lines += ["None."]
-    lines += [""]
-    t = r.get("training")
-    if t:
-        student = t["student"]
-        lines += [
-            "## Training",
-            "",
-            f"- Student: {student.get('kind')} `{student.get('name')}`"
-            + (f" (base model `{student['base_model']}`)" if student.get("base_model") else "")
-            + (f": {student['label']}" if student.get("label") else ""),
-            f"- Weights sha256: `{t['model_digest']}`",
-            "- Configuration: `" + json.dumps(t["config"], sort_keys=True) + "`",
-            "- Metrics: `" + json.dumps(t["metrics"], sort_keys=True) + "`",
-            "",
-        ]
-    lines += [
+    return [*lines, ""]
+
+
+def _training(t: dict[str, Any] | None) -> list[str]:
+    if not t:
+        return []
+    student = t["student"]
+    return [
+        "## Training",
+        "",
+        f"- Student: {student.get('kind')} `{student.get('name')}`"
+        + (f" (base model `{student['base_model']}`)" if student.get("base_model") else "")
+        + (f": {student['label']}" if student.get("label") else ""),
+        f"- Weights sha256: `{t['model_digest']}`",
+        "- Configuration: `" + json.dumps(t["config"], sort_keys=True) + "`",
+        "- Metrics: `" + json.dumps(t["metrics"], sort_keys=True) + "`",
+        "",
+    ]
+
+
+def _trail(r: dict[str, Any]) -> list[str]:
+    chain = r["audit_chain"]
+    lines = [
         "## Audit trail",
         "",
         f"- Chain head: `{chain.get('head')}` (row {chain.get('seq')}); `provenance verify` "
@@ -172,5 +186,10 @@ def markdown(r: dict[str, Any]) -> str:
         ]
     else:
         lines += ["- Not signed (give `--sign KEY` to `provenance train`)."]
-    lines += ["", f"Written by provenance {r['tool_version']}.", ""]
+    return [*lines, "", f"Written by provenance {r['tool_version']}.", ""]
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """The report for people."""
+    lines = _verdict(r) + _dataset(r) + _checks(r) + _training(r.get("training")) + _trail(r)
     return "\n".join(lines)

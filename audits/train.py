@@ -475,6 +475,120 @@ def _callback(progress: Callable[[int, int], None] | None, losses: list[float]) 
     return Collect()
 
 
+def _load_student(
+    records: Sequence[TrainRecord], student: str, config: TrainConfig
+) -> tuple[Any, Any, dict[str, Any]]:
+    """Tokenizer, model and the student's description (with its architecture and size)."""
+    if student == "tiny":
+        tokenizer, model = _tiny_student(records, config)
+        info: dict[str, Any] = {"kind": "tiny", "name": "tiny", "path": None, "base_model": None}
+    else:
+        tokenizer, model, info = _pretrained_student(student)
+    parameters = sum(p.numel() for p in model.parameters())
+    info |= {"architecture": type(model).__name__, "parameters": int(parameters)}
+    if student == "tiny":
+        info["label"] = TINY_LABEL
+    return tokenizer, model, info
+
+
+@dataclass
+class _Features:
+    """The tokenized training set, and how many records were skipped and why."""
+
+    dataset: list[dict[str, list[int]]]
+    no_response: int = 0
+    truncated: int = 0
+
+
+def _tokenize_all(
+    records: Sequence[TrainRecord], tokenizer: Any, prompt_format: str, max_length: int
+) -> _Features:
+    """Tokenize every record with a response; one whose response the cut removes is skipped."""
+    features = _Features([])
+    for record in records:
+        if not has_response(record):
+            features.no_response += 1
+            continue
+        tokenized = tokenize_record(record, tokenizer, prompt_format, max_length)
+        if all(label == IGNORE_INDEX for label in tokenized["labels"]):
+            features.truncated += 1
+            continue
+        features.dataset.append(tokenized)
+    if not features.dataset:
+        raise InputError(
+            f"no examples to train on: {features.no_response} without an output, {features.truncated} "
+            f"whose response does not fit in max_length {max_length}"
+        )
+    return features
+
+
+def _fit(
+    model: Any,
+    tokenizer: Any,
+    dataset: list[dict[str, list[int]]],
+    config: TrainConfig,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[Any, Any, str, list[float]]:
+    """Train with transformers' Trainer; return its output, final state, device and each step's loss."""
+    import torch
+    import transformers
+
+    cuda = torch.cuda.is_available()
+    losses: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="provenance-train-") as scratch:
+        args = transformers.TrainingArguments(
+            output_dir=scratch,
+            num_train_epochs=config.epochs,
+            max_steps=config.max_steps if config.max_steps > 0 else -1,
+            learning_rate=config.learning_rate,
+            per_device_train_batch_size=config.batch_size,
+            gradient_accumulation_steps=config.gradient_accumulation,
+            seed=config.seed,
+            data_seed=config.seed,
+            logging_strategy="steps",
+            logging_steps=1,
+            save_strategy="no",
+            report_to=[],
+            disable_tqdm=True,
+            use_cpu=not cuda,
+            remove_unused_columns=False,
+            dataloader_pin_memory=cuda,
+        )
+        trainer = transformers.Trainer(
+            model=model,
+            args=args,
+            train_dataset=dataset,  # type: ignore[arg-type]  # a list is a map-style dataset
+            data_collator=_Collator(tokenizer.pad_token_id),
+            callbacks=[_callback(progress, losses)],
+        )
+        trainer.remove_callback(transformers.PrinterCallback)  # it prints every log line to stdout
+        output = trainer.train()
+        state = trainer.state
+    return output, state, str(args.device), losses
+
+
+def _metrics(output: Any, state: Any, losses: list[float], features: _Features) -> dict[str, Any]:
+    """Losses, steps, sizes and speed of a finished training."""
+    run = output.metrics
+    dataset = features.dataset
+    return {
+        "train_loss": float(output.training_loss),
+        "first_loss": losses[0] if losses else None,
+        "last_loss": losses[-1] if losses else None,
+        "losses": losses,
+        "steps": int(state.global_step),
+        "epochs": float(state.epoch or 0.0),
+        "examples": len(dataset),
+        "skipped": features.no_response + features.truncated,
+        "skipped_no_output": features.no_response,
+        "skipped_truncated": features.truncated,
+        "tokens": sum(len(f["input_ids"]) for f in dataset),
+        "response_tokens": sum(sum(1 for label in f["labels"] if label != IGNORE_INDEX) for f in dataset),
+        "train_runtime_s": float(run.get("train_runtime", 0.0)),
+        "samples_per_second": float(run.get("train_samples_per_second", 0.0)),
+    }
+
+
 def train_student(
     records: Sequence[TrainRecord],
     student: str,
@@ -487,8 +601,7 @@ def train_student(
     started = time.perf_counter()
     if not records:
         raise InputError("no examples to train on")
-    tiny = student == "tiny"
-    check_installed(tiny=tiny)
+    check_installed(tiny=student == "tiny")
     try:
         import accelerate
         import torch
@@ -499,93 +612,19 @@ def train_student(
 
     with _quiet_transformers():
         transformers.set_seed(config.seed)
-        if tiny:
-            tokenizer, model = _tiny_student(records, config)
-            info: dict[str, Any] = {"kind": "tiny", "name": "tiny", "path": None, "base_model": None}
-        else:
-            tokenizer, model, info = _pretrained_student(student)
-        parameters = sum(p.numel() for p in model.parameters())
-        info |= {"architecture": type(model).__name__, "parameters": int(parameters)}
-        if tiny:
-            info["label"] = TINY_LABEL
-
+        tokenizer, model, info = _load_student(records, student, config)
         prompt_format = resolve_prompt_format(tokenizer, config.prompt_format)
         max_length = config.max_length
         positions = _max_positions(model)
         if positions is not None:
             max_length = min(max_length, positions)
-
-        dataset: list[dict[str, list[int]]] = []
-        no_response = truncated = 0
-        for record in records:
-            if not has_response(record):
-                no_response += 1
-                continue
-            features = tokenize_record(record, tokenizer, prompt_format, max_length)
-            if all(label == IGNORE_INDEX for label in features["labels"]):
-                truncated += 1
-                continue
-            dataset.append(features)
-        if not dataset:
-            raise InputError(
-                f"no examples to train on: {no_response} without an output, {truncated} whose response "
-                f"does not fit in max_length {max_length}"
-            )
-
-        check_disk(out_dir, parameters)
-        cuda = torch.cuda.is_available()
-        losses: list[float] = []
-        with tempfile.TemporaryDirectory(prefix="provenance-train-") as scratch:
-            args = transformers.TrainingArguments(
-                output_dir=scratch,
-                num_train_epochs=config.epochs,
-                max_steps=config.max_steps if config.max_steps > 0 else -1,
-                learning_rate=config.learning_rate,
-                per_device_train_batch_size=config.batch_size,
-                gradient_accumulation_steps=config.gradient_accumulation,
-                seed=config.seed,
-                data_seed=config.seed,
-                logging_strategy="steps",
-                logging_steps=1,
-                save_strategy="no",
-                report_to=[],
-                disable_tqdm=True,
-                use_cpu=not cuda,
-                remove_unused_columns=False,
-                dataloader_pin_memory=cuda,
-            )
-            trainer = transformers.Trainer(
-                model=model,
-                args=args,
-                train_dataset=dataset,  # type: ignore[arg-type]  # a list is a map-style dataset
-                data_collator=_Collator(tokenizer.pad_token_id),
-                callbacks=[_callback(progress, losses)],
-            )
-            trainer.remove_callback(transformers.PrinterCallback)  # it prints every log line to stdout
-            output = trainer.train()
-            state = trainer.state
-        device = str(args.device)
-
+        features = _tokenize_all(records, tokenizer, prompt_format, max_length)
+        check_disk(out_dir, info["parameters"])
+        output, state, device, losses = _fit(model, tokenizer, features.dataset, config, progress)
         model.save_pretrained(out_dir)
         tokenizer.save_pretrained(out_dir)
 
-    run = output.metrics
-    metrics: dict[str, Any] = {
-        "train_loss": float(output.training_loss),
-        "first_loss": losses[0] if losses else None,
-        "last_loss": losses[-1] if losses else None,
-        "losses": losses,
-        "steps": int(state.global_step),
-        "epochs": float(state.epoch or 0.0),
-        "examples": len(dataset),
-        "skipped": no_response + truncated,
-        "skipped_no_output": no_response,
-        "skipped_truncated": truncated,
-        "tokens": sum(len(f["input_ids"]) for f in dataset),
-        "response_tokens": sum(sum(1 for label in f["labels"] if label != IGNORE_INDEX) for f in dataset),
-        "train_runtime_s": float(run.get("train_runtime", 0.0)),
-        "samples_per_second": float(run.get("train_samples_per_second", 0.0)),
-    }
+    metrics = _metrics(output, state, losses, features)
     effective = config.as_dict() | {
         "prompt_format": prompt_format,
         "prompt_format_requested": config.prompt_format,
