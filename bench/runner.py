@@ -99,7 +99,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--quick",
         action="store_true",
         help="small sizes (each script's own size flags): the whole run takes minutes; "
-        "the numbers are not the README's figures",
+        "the numbers are not docs/performance.md's figures and are not written there",
     )
     parser.add_argument("--only", metavar="NAME[,NAME]", help="run only these benchmarks")
     parser.add_argument(
@@ -207,7 +207,7 @@ def cell(value: object) -> str:
 
 
 def table(outcomes: list[Outcome], quick: bool) -> list[str]:
-    size = "`--quick` sizes, not the README's figures" if quick else "full sizes"
+    size = "`--quick` sizes, not docs/performance.md's figures" if quick else "full sizes"
     lines = [f"Benchmarks, {size} ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs):", ""]
     if quick:
         lines += [
