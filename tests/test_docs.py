@@ -68,6 +68,17 @@ def test_no_dead_link_or_path(page: Path) -> None:
     assert missing == []
 
 
+def test_every_test_a_page_names_exists() -> None:
+    """``tests/test_x.py::test_name`` in a page (docs/security.md's table) names a test that exists."""
+    named = 0
+    for page in PAGES:
+        for file, name in re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", page.read_text("utf-8")):
+            source = (ROOT / file).read_text("utf-8")
+            assert re.search(rf"^def {name}\(", source, re.M), f"{page.name}: {file}::{name}"
+            named += 1
+    assert named >= 10
+
+
 def test_readme_names_paths_and_links() -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
     assert len(links(readme)) > 10 and repo_paths(readme)
