@@ -200,61 +200,83 @@ def recall(
     if sum(x is not None for x in (teacher, seed, terms)) != 1:
         raise InputError("recall needs exactly one of --teacher, --seed or --terms")
     if teacher is not None:
-        matched = ledger.rows(
-            "SELECT teacher_id, model, provider, revision, fingerprint FROM teachers "
-            "WHERE model = ? OR teacher_id LIKE ? ORDER BY model, teacher_id",
-            [teacher, teacher.lower() + "%" if len(teacher) >= 6 else "-"],
-        )
-        if not matched:
-            known = [r["model"] for r in ledger.rows("SELECT DISTINCT model FROM teachers ORDER BY 1")]
-            raise NotFoundError(f"no teacher {teacher!r} in the ledger (known: {', '.join(known) or 'none'})")
-        roots = (
-            "SELECT DISTINCT p.example_id FROM provenance p JOIN provenance_sets s USING (set_id) "
-            "WHERE s.teacher_id IN (SELECT UNNEST(?::VARCHAR[]))"
-        )
-        params: list[Any] = [[m["teacher_id"] for m in matched]]
-        by = "teacher"
+        roots = _teacher_roots(ledger, teacher)
     elif seed is not None:
-        kind, node = ledger.resolve(seed)
-        if kind is not NodeKind.SEED:
-            raise NotFoundError(f"{seed!r} is an example, not a seed")
-        matched = ledger.rows("SELECT seed_id, external_id, name FROM seeds WHERE seed_id = ?", [node])
-        roots = "SELECT child_id AS example_id FROM lineage WHERE parent_id = ? AND parent_kind = 'seed'"
-        params = [node]
-        by = "seed"
+        roots = _seed_roots(ledger, seed)
     else:
-        assert terms is not None
-        wanted = Terms.parse(terms)
-        version = [wanted.id, wanted.version, wanted.version]
-        matched = ledger.rows(
-            "SELECT DISTINCT terms_id, terms_version, terms_status FROM provenance_sets "
-            "WHERE terms_id = ? AND (? IS NULL OR terms_version = ?) ORDER BY ALL",
-            version,
-        )
-        judged = ledger.rows(
-            "SELECT jt.terms_id, jt.terms_version, d.registry_version, "
-            "count(DISTINCT d.example_id) AS examples "
-            f"FROM ({_JUDGED}) d JOIN judgement_terms jt ON jt.judgement_no = d.ref "
-            "WHERE jt.terms_id = ? AND (? IS NULL OR jt.terms_version = ?) GROUP BY ALL ORDER BY ALL",
-            [*version, *version],
-        )
-        if not matched and not judged:
-            raise NotFoundError(f"no data in the ledger was declared or judged under terms {terms!r}")
-        roots = (
-            "SELECT DISTINCT p.example_id FROM provenance p JOIN provenance_sets s USING (set_id) "
-            "WHERE s.terms_id = ? AND (? IS NULL OR s.terms_version = ?) "
-            f"UNION SELECT example_id FROM ({_JUDGED})"
-        )
-        params = [*version, *version]
-        by = "terms"
-        rejudged = int(ledger.con.execute(_REJUDGED, params).fetchone()[0])
-    result = Recall(by=by, matched=matched)
-    if by == "terms":
-        result.judged, result.rejudged = judged, rejudged
+        roots = _terms_roots(ledger, str(terms))
+    result = Recall(by=roots.by, matched=roots.matched, judged=roots.judged, rejudged=roots.rejudged)
     fetch = max(limit, 1) if limit is not None else 2**62  # one row at least: it carries the totals
-    rows = ledger.rows(_walk_down(roots), [*params, max_depth, fetch])
+    rows = ledger.rows(_walk_down(roots.sql), [*roots.params, max_depth, fetch])
     if rows:
         result.examples, result.direct = rows[0]["total"], rows[0]["direct"]
     result.rows = [{"example_id": r["example_id"], "depth": r["depth"]} for r in rows[:limit]]
-    result.models = ledger.rows(_models(roots), [*params, max_depth])
+    result.models = ledger.rows(_models(roots.sql), [*roots.params, max_depth])
     return result
+
+
+@dataclass
+class _Roots:
+    """Where a recall starts: the examples a query selects (SQL and its parameters), and what matched."""
+
+    by: str
+    matched: list[dict[str, Any]]
+    sql: str
+    params: list[Any]
+    judged: list[dict[str, Any]] = field(default_factory=list)
+    rejudged: int = 0
+
+
+def _teacher_roots(ledger: Ledger, teacher: str) -> _Roots:
+    """The examples a teacher (model id, or teacher id prefix of 6+ digits) produced."""
+    matched = ledger.rows(
+        "SELECT teacher_id, model, provider, revision, fingerprint FROM teachers "
+        "WHERE model = ? OR teacher_id LIKE ? ORDER BY model, teacher_id",
+        [teacher, teacher.lower() + "%" if len(teacher) >= 6 else "-"],
+    )
+    if not matched:
+        known = [r["model"] for r in ledger.rows("SELECT DISTINCT model FROM teachers ORDER BY 1")]
+        raise NotFoundError(f"no teacher {teacher!r} in the ledger (known: {', '.join(known) or 'none'})")
+    sql = (
+        "SELECT DISTINCT p.example_id FROM provenance p JOIN provenance_sets s USING (set_id) "
+        "WHERE s.teacher_id IN (SELECT UNNEST(?::VARCHAR[]))"
+    )
+    return _Roots("teacher", matched, sql, [[m["teacher_id"] for m in matched]])
+
+
+def _seed_roots(ledger: Ledger, seed: str) -> _Roots:
+    """The instance examples of one seed."""
+    kind, node = ledger.resolve(seed)
+    if kind is not NodeKind.SEED:
+        raise NotFoundError(f"{seed!r} is an example, not a seed")
+    matched = ledger.rows("SELECT seed_id, external_id, name FROM seeds WHERE seed_id = ?", [node])
+    sql = "SELECT child_id AS example_id FROM lineage WHERE parent_id = ? AND parent_kind = 'seed'"
+    return _Roots("seed", matched, sql, [node])
+
+
+def _terms_roots(ledger: Ledger, terms: str) -> _Roots:
+    """The examples declared under a terms id (and version), or judged under it by the licence check."""
+    wanted = Terms.parse(terms)
+    version = [wanted.id, wanted.version, wanted.version]
+    matched = ledger.rows(
+        "SELECT DISTINCT terms_id, terms_version, terms_status FROM provenance_sets "
+        "WHERE terms_id = ? AND (? IS NULL OR terms_version = ?) ORDER BY ALL",
+        version,
+    )
+    judged = ledger.rows(
+        "SELECT jt.terms_id, jt.terms_version, d.registry_version, "
+        "count(DISTINCT d.example_id) AS examples "
+        f"FROM ({_JUDGED}) d JOIN judgement_terms jt ON jt.judgement_no = d.ref "
+        "WHERE jt.terms_id = ? AND (? IS NULL OR jt.terms_version = ?) GROUP BY ALL ORDER BY ALL",
+        [*version, *version],
+    )
+    if not matched and not judged:
+        raise NotFoundError(f"no data in the ledger was declared or judged under terms {terms!r}")
+    sql = (
+        "SELECT DISTINCT p.example_id FROM provenance p JOIN provenance_sets s USING (set_id) "
+        "WHERE s.terms_id = ? AND (? IS NULL OR s.terms_version = ?) "
+        f"UNION SELECT example_id FROM ({_JUDGED})"
+    )
+    params = [*version, *version]
+    rejudged = int(ledger.con.execute(_REJUDGED, params).fetchone()[0])
+    return _Roots("terms", matched, sql, params, judged, rejudged)
