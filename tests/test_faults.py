@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import EXAMPLES, ROOT, run_cli
 
+pytestmark = pytest.mark.slow  # killed subprocesses and whole pipelines: minutes; `pytest -m slow`
+
 PROVENANCE = [sys.executable, "-c", "from provenance.cli import main; main()"]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
 
