@@ -91,6 +91,23 @@ def test_quickstart_script_runs_the_whole_pipeline(tmp_path: Path) -> None:
     assert "check (CI)" in out and "done in" in out
     # provenance is in .venv, not on PATH: the last lines say how to call it
     assert "source .venv/bin/activate" in out and ".venv/bin/provenance --db" in out
+    # README's excerpt of the demo is its real output (times and the chain head aside)
+    printed = {line.rstrip() for line in out.splitlines()}
+    assert readme_demo_lines() and [line for line in readme_demo_lines() if line not in printed] == []
+
+
+def readme_demo_lines() -> list[str]:
+    """The lines of README's demo excerpt that every run prints alike: the pack, its checks, the gate."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    excerpt = readme.split("## What the demo shows", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    steady = ("policy pack ", "check ", "gate PASSED", "  dataset Merkle root")
+    steady += ("licence ", "pii ", "profanity ", "toxicity ", "contamination ", "duplicates ", "diversity ")
+    return [line.rstrip() for line in excerpt.splitlines() if line.startswith(steady)]
+
+
+def test_readme_shows_the_demo_s_pack_checks_and_gate() -> None:
+    lines = readme_demo_lines()
+    assert len(lines) == 11 and any(line.startswith("gate PASSED") for line in lines)
 
 
 def test_the_quickstart_ends_by_saying_how_to_call_provenance_from_its_venv() -> None:
