@@ -190,3 +190,107 @@ def croissant(state: State, out_dir: Path, name: str | None, as_json: bool) -> N
         )
         for warning in checked["warnings"]:
             console().print(f"mlcroissant: {warning}")
+
+
+def _registry_link(model: str) -> dict[str, Any] | None:
+    """The teacher registry's entry for ``model``: its id, provider and first evidence link."""
+    from policies.registry import load_registry
+    from policies.resolve import resolve_model
+
+    entry = resolve_model(load_registry(), model).entry
+    if entry is None:
+        return None
+    url = next((e.url for e in entry.evidence if e.url), None)
+    return {"entry": entry.id, "provider": entry.provider, "url": url}
+
+
+def _student_subject(ledger: Ledger, folder: Path) -> Any:
+    """The dataset and training of the student in ``folder``: its manifest's selection, the training
+    its AUDIT.json names (else the newest training written to that folder)."""
+    import json
+
+    from audits.manifest import read_manifest
+    from provenance.core.errors import InputError, NotFoundError
+    from provenance.queries import eu
+    from reports.eu_summary import Subject
+
+    try:
+        manifest = read_manifest(folder / "manifest.json")
+    except FileNotFoundError:
+        raise InputError("holds no manifest.json: not the folder of a trained student", path=folder) from None
+    except ValueError as exc:
+        raise InputError(str(exc), path=folder / "manifest.json") from None
+    try:
+        named = json.loads((folder / "AUDIT.json").read_text("utf-8"))["training"]["training_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        named = None
+    training = eu.training(ledger, named) if named else eu.training_in_folder(ledger, str(folder.resolve()))
+    if training is None:
+        raise NotFoundError(f"no training in this ledger wrote the student in {folder}")
+    root = manifest["merkle_root"]
+    if training["dataset_id"] != root or eu.dataset_example_ids(ledger, root) != manifest["example_ids"]:
+        raise InputError(
+            f"the manifest's dataset {root[:16]} is not what training {training['training_id'][:12]} "
+            "was trained on in this ledger",
+            path=folder / "manifest.json",
+        )
+    return Subject(dataset_id=root, training=training, student_dir=folder, link=_registry_link)
+
+
+@report.command("eu-summary")
+@click.option(
+    "--student", "student_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A trained student's folder: the summary covers exactly the examples that trained it.",
+)  # fmt: skip
+@click.option("--dataset", "dataset_id", metavar="ID", help="A dataset (gate selection) by its Merkle root.")
+@click.option(
+    "--answers", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="YAML with what only the provider can answer (provider, crawling, user data, opt-outs).",
+)  # fmt: skip
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write into (default: the student's folder; required with --dataset).",
+)  # fmt: skip
+@json_option
+@pass_state
+def eu_summary(
+    state: State,
+    student_dir: Path | None,
+    dataset_id: str | None,
+    answers: Path | None,
+    out_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """The EU AI Act public summary of training content (AI Office template, July 2025).
+
+    Fills from the ledger what it can answer: modalities, size band (tokens counted with the
+    student's tokenizer), languages (langdetect), latest acquisition date, each declared source's
+    share, the synthetic data with every generating model, its provider, share and link, the
+    licences, and which checks ran. Each value names the query and the audit chain head it was read
+    at. What only the provider can say comes from --answers; whatever is missing is written as "to
+    be completed by the provider". Writes EU-SUMMARY.md and EU-SUMMARY.json.
+
+    \b
+    Example:
+      provenance report eu-summary --student students/tiny-1 --answers eu-answers.yaml
+    """
+    from provenance.core.errors import InputError, NotFoundError
+    from provenance.queries import eu
+    from reports.eu_answers import load_answers
+    from reports.eu_summary import Subject, build, write
+
+    started = time.perf_counter()
+    if (student_dir is None) == (dataset_id is None):
+        raise InputError("give exactly one of --student DIR or --dataset ID")
+    if out_dir is None and student_dir is None:
+        raise InputError("--out is required with --dataset")
+    filled = load_answers(answers) if answers else None
+    with state.open(read_only=True) as ledger:
+        if student_dir is not None:
+            subject = _student_subject(ledger, student_dir)
+        elif eu.dataset(ledger, str(dataset_id)) is None:
+            raise NotFoundError(f"no dataset {dataset_id!r} in this ledger; `provenance stats` lists them")
+        else:
+            subject = Subject(dataset_id=str(dataset_id), link=_registry_link)
+        summary = build(ledger, subject, filled)
+    _done(write(summary, out_dir or student_dir), started, as_json)  # type: ignore[arg-type]
