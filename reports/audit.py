@@ -16,7 +16,7 @@ from typing import Any
 from markupsafe import Markup
 
 from reports.charts import bar_chart, histogram, seed_histogram, stacked_chart
-from reports.facts import Facts
+from reports.facts import Facts, Training
 
 TEMPLATE = "audit.html.j2"
 
@@ -77,6 +77,16 @@ def _teacher_rows(f: Facts) -> list[list[Any]]:
     ]
 
 
+def _folder(t: Training) -> Any:
+    """The student's folder, with the sha256 of its EU training-content summary when it has one."""
+    if not t.eu_summary:
+        return t.out_dir
+    sums = Markup("<br>").join(
+        Markup("{} sha256 <code>{}</code>").format(k, v) for k, v in t.eu_summary.items()
+    )
+    return Markup("{}<br>{}").format(t.out_dir, sums)
+
+
 def _context(f: Facts) -> dict[str, Any]:
     """What the template shows, beyond the facts themselves: charts and prepared table rows."""
     d = f.dataset
@@ -113,7 +123,7 @@ def _context(f: Facts) -> dict[str, Any]:
                 code.format(t.dataset_id[:16]),
                 t.dataset_examples,
                 code.format((t.model_digest or "")[:16]),
-                t.out_dir,
+                _folder(t),
             ]
             for t in f.trainings
         ],
@@ -223,6 +233,13 @@ def _md_gate_and_audit(f: Facts) -> list[str]:
         if v.get("ok")
         else f"verify FAILED: {v.get('first_problem')}"
     )
+    eu = [
+        f"- training {t.training_id[:12]}: {name} sha256 `{digest}`"
+        for t in f.trainings
+        for name, digest in (t.eu_summary or {}).items()
+    ]
+    if eu:
+        lines += ["", "## EU training-content summaries", "", *eu]
     return [
         *lines,
         "",

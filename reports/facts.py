@@ -9,15 +9,19 @@ example text is shown at all. :meth:`Facts.to_dict` is the JSON form (``audit.js
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any, TypeVar
 
 from provenance.core.clock import utcnow
 from provenance.core.ledger import Ledger, tool_version
 from provenance.queries import reports as q
 from provenance.queries.summary import stats
+from reports.eu_summary_model import JSON_FILE as EU_JSON_FILE
+from reports.eu_summary_model import MD_FILE as EU_MD_FILE
 
 SAMPLES = 3  # examples shown per check
 _FIELDS = ("instruction", "input", "output")
@@ -264,6 +268,7 @@ class Training:
     metrics: dict[str, Any] | None = None
     created_at: str | None = None
     gate: dict[str, Any] | None = None  # the gate run's summary, as the gate wrote it
+    eu_summary: dict[str, str] | None = None  # file name → sha256 of the EU summary in the student folder
 
 
 @dataclass
@@ -508,6 +513,15 @@ def _gate(ledger: Ledger) -> GateFacts | None:
     )
 
 
+def eu_summary_hashes(folder: str | Path | None) -> dict[str, str] | None:
+    """sha256 of each file of the EU training-content summary in a student's folder (None: none there)."""
+    if not folder:
+        return None
+    files = [Path(folder) / name for name in (EU_MD_FILE, EU_JSON_FILE)]
+    found = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
+    return found or None
+
+
 def _trainings(ledger: Ledger) -> list[Training]:
     return [
         Training(
@@ -527,6 +541,7 @@ def _trainings(ledger: Ledger) -> list[Training]:
             metrics=_json(r["metrics"]),
             created_at=str(r["created_at"]),
             gate=_json(q.latest_gate_summary(ledger, r["dataset_id"])),
+            eu_summary=eu_summary_hashes(r["out_dir"]),
         )
         for r in q.trainings(ledger)
     ]

@@ -22,6 +22,8 @@ from reports.card_text import (
     table,
     unique,
 )
+from reports.eu_summary_model import JSON_FILE as EU_JSON_FILE
+from reports.eu_summary_model import MD_FILE as EU_MD_FILE
 from reports.facts import Facts, Obligation, Training
 
 HubLicence = tuple[str, str | None, str | None]
@@ -223,6 +225,20 @@ def _configuration(t: Training) -> list[str]:
     ]
 
 
+def _eu_summary(t: Training) -> list[str]:
+    """A link to the EU training-content summary beside the student, with its sha256, when it is there."""
+    if not t.eu_summary:
+        return []
+    lines = ["", "## EU AI Act public summary of training content", ""]
+    lines.append(
+        f"The summary of the content this model was trained on, following the AI Office's template, is "
+        f"[{EU_MD_FILE}]({EU_MD_FILE}) (machine-readable: [{EU_JSON_FILE}]({EU_JSON_FILE})) in the "
+        "student's folder."
+    )
+    lines += [""] + [f"- {name} sha256 `{digest}`" for name, digest in t.eu_summary.items()]
+    return lines
+
+
 def _model_body(
     facts: Facts,
     t: Training,
@@ -244,6 +260,7 @@ def _model_body(
         *_verdicts(gate),
         *_obligations(gate, obligations),
         *_configuration(t),
+        *_eu_summary(t),
         "",
         "## Provenance and how to verify it",
         "",
