@@ -34,7 +34,8 @@ from generators.parsing import (
     clean_instruction,
     split_alpaca,
 )
-from generators.self_instruct import InstructionFilter, Similarity
+from generators.self_instruct import InstructionFilter
+from generators.similarity import Similarity
 from provenance.core.errors import InputError
 from provenance.core.models import Example, Method, NodeKind, Relation
 

@@ -29,7 +29,7 @@ from provenance.core.models import Declaration, Example, Method, NodeKind, Origi
 from provenance.queries.generation import seed_rows
 
 if TYPE_CHECKING:
-    from generators.self_instruct import Similarity
+    from generators.similarity import Similarity
 
 #: Refusals of one request (its prompt, its size); any other refusal means the endpoint, key or model
 #: is unusable and stops the run.

@@ -22,7 +22,7 @@ import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from generators.clients import TeacherRequest
 from generators.generation import (
@@ -50,6 +50,7 @@ from generators.parsing import (
     parse_yes_no,
     split_self_instruct,
 )
+from generators.similarity import Similarity
 from provenance.core.errors import InputError
 from provenance.core.models import Example, Method, NodeKind, Relation
 
@@ -60,36 +61,6 @@ INPUT_FIRST = "self-instruct/instances-input-first.txt"
 OUTPUT_FIRST = "self-instruct/instances-output-first.txt"
 TEMPLATE_NAMES = (BOOTSTRAP, BOOTSTRAP_CLF, IS_CLF, INPUT_FIRST, OUTPUT_FIRST)
 _LEADING_NUMBER = re.compile(r"^\s*\d+\s?\.\s")
-
-
-class Collision(Protocol):
-    """A pool member scoring above the threshold."""
-
-    index: int
-    score: float
-
-
-class SimilarityPool(Protocol):
-    """The diversity pool (policies.rouge.RougePool satisfies it)."""
-
-    def add(self, tokens: Sequence[str], key: int) -> None:
-        """Add a member under ``key``."""
-        ...
-
-    def collision(self, tokens: Sequence[str]) -> Collision | None:
-        """The member with the highest score above the threshold, or None."""
-        ...
-
-
-@dataclass(frozen=True)
-class Similarity:
-    """How instructions are compared: a tokenizer and a pool factory taking the threshold.
-
-    The command line passes the exact fast ROUGE-L of the content checks (``policies.rouge``).
-    """
-
-    tokenize: Callable[[str], list[str]]
-    pool: Callable[[float], SimilarityPool]
 
 
 class InstructionFilter:

@@ -317,7 +317,7 @@ def rejection_sampling(state: State, problems: Path, **opts: Any) -> None:
 def _generate(state: State, opts: dict[str, Any], spec: GenerationSpec) -> None:
     """Check, run and summarise one generation."""
     from generators.runner import TeacherOptions, prepare
-    from generators.self_instruct import Similarity
+    from generators.similarity import Similarity
     from policies.registry import load_registry
     from policies.resolve import resolve_model
     from policies.rouge import RougePool, tokenize
