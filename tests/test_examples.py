@@ -53,6 +53,7 @@ def test_the_quickstart_steps_give_the_expected_ledger(db: Path) -> None:
     assert s["counts"]["provenance_rows"] == 679
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not (ROOT / ".venv" / "bin" / "provenance").exists(),
     reason="quickstart.sh installs into .venv; run it after `pip install -e .` there",

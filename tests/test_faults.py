@@ -17,8 +17,6 @@ import pytest
 
 from tests.conftest import EXAMPLES, ROOT, run_cli
 
-pytestmark = pytest.mark.slow  # killed subprocesses and whole pipelines: minutes; `pytest -m slow`
-
 PROVENANCE = [sys.executable, "-c", "from provenance.cli import main; main()"]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
 
@@ -82,6 +80,7 @@ def seeded(db: Path) -> Path:
     return db
 
 
+@pytest.mark.slow
 def test_killed_import_then_again(tmp_path: Path):
     db = seeded(tmp_path / "ledger.duckdb")
     big = tmp_path / "big.jsonl"
@@ -104,6 +103,7 @@ def test_killed_import_then_again(tmp_path: Path):
     assert verified(db)
 
 
+@pytest.mark.slow
 def test_killed_check_then_again(tmp_path: Path):
     db = seeded(tmp_path / "ledger.duckdb")
     proc = start(db, "check", "--policy", "research")
@@ -142,6 +142,7 @@ def _decisions_visible(db: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_killed_training_leaves_no_student_and_runs_again(tmp_path: Path):
     db = seeded(tmp_path / "ledger.duckdb")
     out = tmp_path / "student"
@@ -208,6 +209,7 @@ def test_a_damaged_ledger_is_a_clear_error(tmp_path: Path, damage: str):
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_second_writer_fails_clearly_and_nothing_is_lost(tmp_path: Path):
     db = seeded(tmp_path / "ledger.duckdb")
     first = start(db, "check", "--policy", "research")

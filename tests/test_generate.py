@@ -478,6 +478,7 @@ main()
 """
 
 
+@pytest.mark.slow
 def test_killed_generation_resumes_without_resending_or_losing(tmp_path: Path):
     """SIGKILL mid-run, then run again: the result equals an uninterrupted run's, and no request
     that the journal held as answered is sent again."""

@@ -396,6 +396,7 @@ WORKER = textwrap.dedent(
 ).format(env=KEY_ENV)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_resending(tmp_path: Path, db: Path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
