@@ -72,3 +72,63 @@ def normalize_model_id(raw: str) -> str:
 def source_key(source: str) -> str:
     """A declared source, lower-cased, for matching dataset entries (URLs keep their path)."""
     return source.strip().lower()
+
+
+def split_org(normalized: str) -> tuple[str | None, str]:
+    """``org/name`` → ``(org, name)``; a bare name → ``(None, name)``."""
+    org, sep, name = normalized.rpartition("/")
+    return (org or None, name) if sep else (None, normalized)
+
+
+#: Words that may follow a model's name in any id without making it another model: roles
+#: (instruct, chat, it, base, hf), quantisation and format tags (GGUF, AWQ, GPTQ, int4, fp8,
+#: Q4_K_M, exl2, mlx, bnb-4bit, w4a16, …), serving tiers that keep the weights (Together's
+#: turbo/lite, Vertex's maas, Groq's versatile/instant/specdec/preview), sizes (7b, 1.5b, 8x7b,
+#: a22b, e4b, 16e, 128k) and dates or release numbers (2024-08-06, 0125, 2407, 20240620,
+#: 08-2024). Versions such as ``v0.2`` are an entry's own ``variants``.
+SUFFIX_WORDS = (
+    r"instruct|chat|it|base|hf",
+    r"gguf|ggml|awq|gptq|exl[23]|mlx|bnb|onnx|litert|qat|imatrix|quantized|dynamic|unsloth|marlin",
+    r"fp(4|8|16|32)|bf16|f(16|32)|int[2348]|nf4|mxfp4|\d+bit|\d+(\.\d+)?bpw|w\d+a\d+|g\d+",
+    r"i?q\d(_[a-z0-9]+)*",
+    r"turbo|lite|maas|versatile|instant|specdec|preview",
+    r"\d+(\.\d+)?[bmk]|\d+x\d+(\.\d+)?b|[ae]\d+(\.\d+)?b|\d+e",
+    r"\d{4}-\d{2}-\d{2}|\d{2}-\d{4}|\d{4}|\d{6}|\d{8}",
+)
+#: Words that mark a fine-tune, merge or other derivative: never part of a vendor's API name.
+DERIVATIVE_WORDS = frozenset(
+    {
+        "abliterated", "uncensored", "finetune", "finetuned", "fine", "tuned", "ft", "merge", "merged",
+        "lora", "qlora", "dpo", "sft", "orpo", "kto", "distill", "distilled", "jailbreak", "rp",
+        "roleplay", "nsfw", "dolphin", "hermes", "openhermes", "wizard", "vicuna", "alpaca",
+    }
+)  # fmt: skip
+_SEP = "[-_.:]"
+
+
+def _alternation(words: tuple[str, ...]) -> str:
+    return "|".join(f"(?:{w})" for w in words) or "(?!)"
+
+
+def extra_words(prefix: str, rest: str, variants: tuple[str, ...]) -> list[str]:
+    """Words around a pattern's match that are neither known suffixes nor the entry's variants.
+
+    ``prefix`` is the part of the name before the match (only the entry's ``variants``, such as
+    ``meta`` in ``Meta-Llama-3``, may stand there); ``rest`` the part after it, beginning with
+    the separator that ends the match (``""`` when the match ends the name). Empty: the name is
+    the model's name on whole tokens.
+    """
+    own = _alternation(variants)
+    after = f"(?:{_alternation(SUFFIX_WORDS)}|{own})"
+    if re.fullmatch(f"(?:{_SEP}+{after}(?={_SEP}|$))*{_SEP}*", rest) and re.fullmatch(
+        f"(?:(?:{own}){_SEP}+)*", prefix
+    ):
+        return []
+    words = [w for w in re.split(f"{_SEP}+", prefix) if w and not re.fullmatch(own, w)]
+    words += [w for w in re.split(f"{_SEP}+", rest) if w and not re.fullmatch(after, w)]
+    return words or [rest.strip("-_.:") or prefix]
+
+
+def derivative_words(text: str) -> list[str]:
+    """The words of ``text`` that mark a fine-tune, merge or other derivative."""
+    return [w for w in re.split(f"{_SEP}+", text) if w in DERIVATIVE_WORDS]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 from importlib import resources
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from policies.model_ids import normalize_model_id, source_key
+from policies.model_ids import derivative_words, extra_words, normalize_model_id, source_key, split_org
 from provenance.core.errors import InputError
 from provenance.core.ids import content_id
 from provenance.core.licences import spdx_field
@@ -27,6 +28,20 @@ from provenance.core.yamlfile import line_of, load_yaml, validation_error
 
 SHIPPED = "teachers.yaml"
 _SLUG = r"^[a-z0-9][a-z0-9.\-]*$"
+_ORG = r"^[a-z0-9][a-z0-9._\-]*$"
+
+
+def _lower(value: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(v.strip().lower() for v in value)
+
+
+def _regexes(value: tuple[str, ...]) -> tuple[str, ...]:
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+    return value
 
 
 class _Strict(BaseModel):
@@ -133,6 +148,9 @@ class Entry(_Strict):
     origin: Literal["human", "machine"] | None = None
     match: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    publishers: tuple[str, ...] = ()
+    rehosts: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
     licence: str
     terms: TermsInfo | None = None
     training: TermsStatus
@@ -148,15 +166,18 @@ class Entry(_Strict):
     def _spdx(cls, value: str) -> str:
         return spdx_field(value)
 
-    @field_validator("match")
+    @field_validator("match", "variants")
     @classmethod
     def _regex(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
-        return value
+        return _regexes(value)
+
+    @field_validator("publishers", "rehosts")
+    @classmethod
+    def _orgs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for org in _lower(value):
+            if not re.match(_ORG, org):
+                raise ValueError(f"{org!r} is not a Hugging Face organisation name")
+        return _lower(value)
 
     @field_validator("aliases")
     @classmethod
@@ -168,6 +189,13 @@ class Entry(_Strict):
     def patterns(self) -> tuple[re.Pattern[str], ...]:
         """The compiled ``match`` patterns."""
         return tuple(re.compile(p) for p in self.match)
+
+    @cached_property
+    def vouched_orgs(self) -> frozenset[str]:
+        """Organisations whose ``org/name`` ids are this entry's own: its ``publishers`` and
+        ``rehosts`` (an entry that declares no publishers: the organisations of its aliases)."""
+        publishers = self.publishers or tuple(split_org(a)[0] or "" for a in self.aliases if split_org(a)[0])
+        return frozenset((*publishers, *self.rehosts))
 
     @property
     def families(self) -> frozenset[str]:
@@ -209,12 +237,43 @@ class LicenceRule(_Strict):
         return re.compile(self.match, re.I)
 
 
+class Rehost(_Strict):
+    """An organisation that re-uploads open weights unchanged (conversions, quantisations) and
+    keeps their licence: its ``org/name`` ids resolve like the publisher's."""
+
+    org: str = Field(pattern=_ORG)
+    what: str = Field(min_length=1)
+    entries: tuple[str, ...] = ()  # only these entries; empty: every open-weights entry
+    evidence: tuple[Evidence, ...] = Field(min_length=1)
+
+    @field_validator("org", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
 class RegistryFile(_Strict):
     """One registry YAML file: the shipped one or a user's override."""
 
     version: str = Field(min_length=1)
     entries: tuple[Entry, ...] = ()
     licences: tuple[LicenceRule, ...] = ()
+    rehosts: tuple[Rehost, ...] = ()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """How one entry's pattern matched a normalised model id, and what keeps it from resolving."""
+
+    pattern: str
+    org: str | None  # the id's organisation, if it has one
+    unvouched: bool  # the organisation is neither a publisher nor a declared re-host
+    extra: tuple[str, ...]  # words the name adds to the model's own name
+
+    @property
+    def holds(self) -> bool:
+        """The id is the entry's model on whole tokens, from an organisation the registry vouches for."""
+        return not self.unvouched and not self.extra
 
 
 class Registry:
@@ -224,6 +283,7 @@ class Registry:
         self.sources = [name for name, _ in files]
         entries: dict[str, Entry] = {}
         rules: dict[str, LicenceRule] = {}
+        rehosts: dict[str, Rehost] = {}
         self.origin: dict[str, str] = {}
         for name, f in files:
             for e in f.entries:
@@ -231,7 +291,10 @@ class Registry:
                 self.origin[e.id] = name
             for r in f.licences:
                 rules[r.id] = r
+            for h in f.rehosts:
+                rehosts[h.org] = h
         self.entries = entries
+        self.rehosts = rehosts
         self.licence_rules = list(rules.values())
         self.versions = [f.version for _, f in files]
 
@@ -247,12 +310,52 @@ class Registry:
             [
                 [e.model_dump(mode="json") for e in sorted(self.entries.values(), key=lambda e: e.id)],
                 [r.model_dump(mode="json") for r in self.licence_rules],
+                [h.model_dump(mode="json") for h in self.rehosts.values()],
             ]
         )
 
     def get(self, entry_id: str) -> Entry | None:
         """The entry with this id."""
         return self.entries.get(entry_id)
+
+    def vouches(self, entry: Entry, org: str) -> bool:
+        """Whether ``org/…`` ids may be ``entry``'s: a publisher or a re-host that keeps the licence."""
+        if org in entry.vouched_orgs:
+            return True
+        host = self.rehosts.get(org)
+        return (
+            host is not None
+            and entry.kind is EntryKind.OPEN_WEIGHTS
+            and (not host.entries or entry.id in host.entries)
+        )
+
+    def claim(self, entry: Entry, normalized: str) -> Claim | None:
+        """How ``entry``'s patterns match a normalised model id (one that holds, if any does).
+
+        A pattern is searched in the name (it may look back at the ``/``). The organisation must be
+        vouched for; the name must be the model's name on whole tokens: before the match only the
+        entry's ``variants``, after it only known suffixes (:data:`policies.model_ids.SUFFIX_WORDS`)
+        and the entry's ``variants``. API names (no organisation; vendors' own namespaces) may add
+        words, except words that mark a derivative.
+        """
+        org, name = split_org(normalized)
+        start = len(normalized) - len(name)
+        found: Claim | None = None
+        for p in entry.patterns:
+            m = p.search(normalized, max(start - 1, 0))
+            if m is None or m.end() <= start:
+                continue
+            begin, end = max(m.start(), start) - start, m.end() - start
+            if entry.kind is EntryKind.API:
+                extra = derivative_words(f"{name[:begin]}-{name[end:]}")
+            else:
+                rest = name[end - 1 :] if name[end - 1] in "-_.:" else name[end:]
+                extra = extra_words(name[:begin], rest, entry.variants)
+            claim = Claim(p.pattern, org, org is not None and not self.vouches(entry, org), tuple(extra))
+            if claim.holds:
+                return claim
+            found = found or claim
+        return found
 
     @cached_property
     def by_licence_ref(self) -> dict[str, Entry]:
@@ -367,7 +470,7 @@ def _check_overlaps(registry: Registry, files: dict[str, tuple[RegistryFile, Any
                 for o in entries
                 if (o.kind is EntryKind.DATASET) == space
                 for p in o.patterns
-                if p.search(alias)
+                if p.search(alias) and (space or not o.publishers or _holds(registry, o, alias))
             ]
             others = [(o, p) for o, p in hits if o.id != e.id]
             if others:
@@ -379,3 +482,9 @@ def _check_overlaps(registry: Registry, files: dict[str, tuple[RegistryFile, Any
                     + (f" ({e.id!r} through {mine[0]!r})" if mine else f" (an alias of {e.id!r})")
                     + "; narrow the pattern, or override the entry by its id",
                 )
+
+
+def _holds(registry: Registry, entry: Entry, alias: str) -> bool:
+    """Whether ``entry`` would resolve ``alias`` (a pattern that only looks like it does not overlap)."""
+    claim = registry.claim(entry, alias)
+    return claim is not None and claim.holds
