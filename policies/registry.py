@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from policies.model_ids import derivative_words, extra_words, normalize_model_id, source_key, split_org
+from provenance.core.clock import utcnow
 from provenance.core.errors import InputError
 from provenance.core.ids import content_id
 from provenance.core.licences import spdx_field
@@ -488,3 +489,44 @@ def _holds(registry: Registry, entry: Entry, alias: str) -> bool:
     """Whether ``entry`` would resolve ``alias`` (a pattern that only looks like it does not overlap)."""
     claim = registry.claim(entry, alias)
     return claim is not None and claim.holds
+
+
+def add_alias(model: str, entry_id: str, target: str | Path, overrides: Iterable[str | Path] = ()) -> Entry:
+    """Vouch that ``model`` is ``entry_id``'s model: write the alias into the override ``target``.
+
+    ``target`` (created if missing) gets the entry as the registry has it (shipped file, then
+    ``overrides``, then ``target`` itself) with the alias added and an evidence row saying who
+    vouched; the file is validated with the rest of the registry before it is written.
+
+    Raises:
+        InputError: no such entry, a dataset entry, or a registry file that does not load.
+    """
+    import yaml
+
+    target = Path(target)
+    files = [*overrides, *([target] if target.exists() else [])]
+    entry = load_registry(files).get(entry_id)
+    if entry is None or entry.kind is EntryKind.DATASET:
+        raise InputError(f"no teacher entry {entry_id!r} in the registry (see `provenance teachers list`)")
+    data = load_yaml(target, "registry file")[0] if target.exists() else {"version": "local.1"}
+    entries = [e for e in data.get("entries") or [] if not (isinstance(e, dict) and e.get("id") == entry_id)]
+    dumped = entry.model_dump(mode="json", exclude_defaults=True)
+    dumped["aliases"] = [*dumped.get("aliases", []), model]
+    dumped["evidence"] = [
+        *dumped["evidence"],
+        {
+            "source": f"`provenance teachers alias`: {model} is this entry's model under its terms",
+            "level": "U",
+            "retrieved": utcnow().date().isoformat(),
+        },
+    ]
+    data["entries"] = [*entries, dumped]
+    staged = target.with_name(f".{target.name}.new")
+    staged.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), "utf-8")
+    try:
+        load_registry([*overrides, staged])
+    except InputError:
+        staged.unlink()
+        raise
+    staged.replace(target)
+    return entry

@@ -20,6 +20,7 @@ def teachers() -> None:
     Example:
       provenance teachers list
       provenance teachers show meta-llama/Llama-3.1-8B-Instruct
+      provenance teachers alias someuser/Mistral-7B-Instruct-v0.2 mistral-apache --to mine.yaml
     """
 
 
@@ -117,6 +118,40 @@ def show(ref: str, registry_files: tuple[str, ...], as_json: bool) -> None:
             _print_entry(registry, entry)
     if entry is None:
         raise click.exceptions.Exit(1)
+
+
+@teachers.command()
+@click.argument("model", metavar="MODEL_ID")
+@click.argument("entry_id", metavar="ENTRY")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The registry override to write (created if missing); pass it with --registry afterwards.",
+)
+@registry_option
+def alias(model: str, entry_id: str, target: str, registry_files: tuple[str, ...]) -> None:
+    """Vouch that MODEL_ID is ENTRY's model under ENTRY's terms, in a registry override.
+
+    For an id the registry does not vouch for (a re-upload by another organisation, a name with
+    extra words): writes the entry, with MODEL_ID as an alias and an evidence row, to the override
+    file. Only do this when the id is the same model under the same terms; a fine-tune may carry
+    any licence and needs an entry of its own.
+
+    \b
+    Example:
+      provenance teachers alias someuser/Mistral-7B-Instruct-v0.2 mistral-apache --to my-teachers.yaml
+      provenance licence check --registry my-teachers.yaml
+    """
+    from policies.registry import add_alias
+
+    entry = add_alias(model, entry_id, target, registry_files)
+    console().print(
+        f"{model} → entry {entry.id}: alias written to {target}; pass --registry {target} "
+        "(or set PROVENANCE_REGISTRY) to use it",
+        markup=False,
+    )
 
 
 def _entry_json(registry: Registry, e: Entry) -> dict[str, Any]:
