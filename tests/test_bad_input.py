@@ -140,6 +140,24 @@ CASES = [
         1,
     ),
     (
+        "JSON nested 100,000 levels deep (JSON lines)",
+        lines(GOOD)
+        + b'{"instruction": "x", "output": "y", "extra": '
+        + b"[" * 100_000
+        + b"]" * 100_000
+        + b"}\n",
+        "jsonl",
+        r"JSON nested too deeply",
+        2,
+    ),
+    (
+        "JSON nested 100,000 levels deep (JSON list)",
+        b"[\n" + json.dumps(GOOD).encode() + b",\n" + b"[" * 100_000 + b"]" * 100_000 + b"\n]",
+        "alpaca",
+        r"record 1: JSON nested too deeply",
+        3,
+    ),
+    (
         "prompt log without response",
         lines({"prompt": "p", "response": "r"}, {"prompt": "p"}),
         "predictions",
@@ -252,3 +270,104 @@ def test_bad_manifests_name_file_line_and_field(
     )
     assert result.exit_code == 2 and re.search(pattern, result.stderr), result.stderr
     assert snapshot(db) == before
+
+
+BAD_CHARS = ["\n", "\x1b[31m", "\x9b", "\u202e", "\u2066"]
+
+
+@pytest.mark.parametrize("char", BAD_CHARS, ids=["newline", "ESC", "C1", "RLO", "LRI"])
+@pytest.mark.parametrize("option", ["--teacher", "--source", "--terms", "--licence"])
+def test_control_characters_in_declared_options_are_refused(
+    db: Path, tmp_path: Path, option: str, char: str
+) -> None:
+    path = tmp_path / "ok.jsonl"
+    path.write_bytes(lines(GOOD))
+    before = snapshot(db)
+    result = run_cli("import", str(path), "--format", "jsonl", option, f"gpt{char}4", db=db)
+    assert result.exit_code == 2, result.output
+    assert re.search(
+        rf"^error: {option}: the value holds the control character U\+[0-9A-F]{{4}}", result.stderr
+    )
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize(
+    ("manifest", "pattern"),
+    [
+        ('teacher: "gpt\\e[2J"\n', r"manifest.yaml:1: teacher: model holds the control character U\+001B"),
+        ('origin: machine\nsource: "a\\u202eb"\n', r"manifest.yaml:2: source: the value holds .* U\+202E"),
+        ('terms: {id: "tos\\x85", version: "1"}\n', r"manifest.yaml:1: terms: id holds .* U\+0085"),
+    ],
+)
+def test_control_characters_in_manifest_fields_are_refused(
+    db: Path, tmp_path: Path, manifest: str, pattern: str
+) -> None:
+    data = tmp_path / "ok.jsonl"
+    data.write_bytes(lines(GOOD))
+    (tmp_path / "manifest.yaml").write_text(manifest)
+    before = snapshot(db)
+    result = run_cli(
+        "import", str(data), "--format", "jsonl", "--manifest", str(tmp_path / "manifest.yaml"), db=db
+    )
+    assert result.exit_code == 2 and re.search(pattern, result.stderr), result.stderr
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("key", ["name", "id"])
+def test_control_characters_in_seed_names_are_refused(db: Path, tmp_path: Path, key: str) -> None:
+    seed = {"id": "seed_1", "name": "add", "instruction": "Add.", "instances": [{"input": "", "output": "5"}]}
+    path = tmp_path / "seeds.jsonl"
+    path.write_bytes(lines(seed, seed | {key: "x\u202ey"}))
+    before = snapshot(db)
+    result = run_cli("seeds", "import", str(path), "--licence", "MIT", db=db)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"error: {path}:2: record 1: field '{key}' holds the control character U+202E"
+    )
+    assert snapshot(db) == before
+
+
+def test_control_characters_in_text_content_are_kept_verbatim(db: Path, tmp_path: Path) -> None:
+    from provenance.core.ledger import Ledger
+
+    text = "red \x1b[31mtext\x1b[0m, \u202eright to left\u202c, C1 \x9b"
+    path = tmp_path / "ok.jsonl"
+    path.write_bytes(lines({"instruction": text, "output": text}))
+    assert run_cli("import", str(path), "--format", "jsonl", db=db).exit_code == 0
+    with Ledger.open(db, read_only=True) as ledger:
+        stored = ledger.con.execute("SELECT output FROM examples WHERE instruction = ?", [text]).fetchall()
+    assert stored == [(text,)]
+
+
+def test_a_50_mb_field_imports_and_verifies_at_the_default_memory_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROVENANCE_MEMORY_LIMIT", raising=False)
+    path = tmp_path / "big.jsonl"
+    big = 'a\x1b"\\\u00e9' * 10_000_000  # 50 MB of text that JSON escapes
+    path.write_bytes(lines(GOOD, {"instruction": "Repeat it.", "output": big}))
+    db = tmp_path / "ledger.duckdb"
+    result = run_cli("import", str(path), "--format", "jsonl", "--licence", "MIT", db=db)
+    assert result.exit_code == 0, result.output
+    result = run_cli("verify", db=db)
+    assert result.exit_code == 0, result.output
+
+
+def test_long_rows_hash_as_duckdb_would(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows over LONG_BYTES are serialized in Python: the digests are those DuckDB's own JSON gives."""
+    from provenance.core import audit_log
+    from provenance.core.ledger import Ledger
+
+    texts = ["short", "x" * 300, '\x00\x1f\x7f\t\n\r\b\f"\\/\u2028\U0001f600' * 40, "é" * 2_000, "~" * 5_000]
+    records = [{"instruction": f"task {i} {t}", "output": t} for i, t in enumerate(texts * 3)]
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(lines(*records))
+    db = tmp_path / "ledger.duckdb"
+    assert run_cli("import", str(path), "--format", "jsonl", "--teacher", "gpt-4", db=db).exit_code == 0
+    with Ledger.open(db, read_only=True) as ledger:
+        expected = audit_log.digests(ledger.con)
+        monkeypatch.setattr(audit_log, "LONG_BYTES", 200)
+        assert audit_log.digests(ledger.con) == expected
+        run_id = next(iter(expected))
+        assert audit_log.digests(ledger.con, run_id) == {run_id: expected[run_id]}

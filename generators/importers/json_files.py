@@ -54,6 +54,8 @@ def _any_lossy(records: Sequence[Any]) -> bool:
 
 
 _decode = json.JSONDecoder().raw_decode
+#: the message for JSON nested deeper than the decoder's recursion allows (about 1,000 levels)
+TOO_DEEP = "JSON nested too deeply (arrays or objects over about 1,000 levels)"
 _fast_loads = orjson.loads
 _FastError = orjson.JSONDecodeError
 
@@ -153,6 +155,8 @@ class JsonLines(Source):
             raise InputError(
                 f"malformed JSON: {exc.msg} (column {exc.colno})", path=self.path, line=lineno
             ) from None
+        except RecursionError:
+            raise InputError(TOO_DEEP, path=self.path, line=lineno) from None
 
 
 _BLANK = object()
@@ -218,11 +222,14 @@ class _Text:
             if not self.fill():
                 return ""
 
-    def value(self) -> Any:
-        """Decode one JSON value at the current position, reading more text when it is cut off."""
+    def value(self, record: int | None = None) -> Any:
+        """Decode one JSON value (record number ``record``, for errors) at the current position,
+        reading more text when it is cut off."""
         while True:
             try:
                 value, end = _decode(self.buf, self.pos)
+            except RecursionError:
+                raise self.error(TOO_DEEP, record=record) from None
             except json.JSONDecodeError as exc:
                 truncated = exc.pos >= len(self.buf) - 16 or exc.msg.startswith("Unterminated string")
                 if truncated and self.fill():
@@ -257,9 +264,10 @@ class _Text:
             raise self.error("the file ends inside the JSON list (truncated?)")
         raise self.error(f"expected ',' or ']' between records, found {char!r}")
 
-    def error(self, message: str, pos: int | None = None) -> InputError:
+    def error(self, message: str, pos: int | None = None, *, record: int | None = None) -> InputError:
         """An InputError at a buffer position (the current one by default)."""
-        return InputError(message, path=self._path, line=self.line_at(self.pos if pos is None else pos))
+        line = self.line_at(self.pos if pos is None else pos)
+        return InputError(message, path=self._path, line=line, record=record)
 
 
 class JsonList(Source):
@@ -308,22 +316,24 @@ class JsonList(Source):
             if char == "]":
                 text.pos += 1
             else:
-                more = True
+                more, count = True, 0  # count: records read so far
                 exact_until = -1  # text offset up to which the fast path has failed
                 boundary: str | None = None  # the text between two records, learnt from the first two
                 while more:
                     if boundary and text.base + text.pos > exact_until:
                         values, more, exact_until = self._fast_region(text, boundary)
                         if values is not None:
+                            count += len(values)
                             yield values
                             continue
                     # exact path: one record
                     if lines:
                         line = text.line_at(text.pos)
-                        yield [(text.value(), line)]
+                        yield [(text.value(count), line)]
                     else:
-                        value = text.value()
+                        value = text.value(count)
                         yield [value]
+                    count += 1
                     end = text.base + text.pos
                     more = text.separator()
                     if fast and boundary is None and more:

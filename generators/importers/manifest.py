@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from provenance.core.errors import InputError, LicenceError
 from provenance.core.licences import normalize_licence
-from provenance.core.models import Declaration, Origin, Teacher, Terms
+from provenance.core.models import Declaration, Origin, Teacher, Terms, control_problem, plain
 from provenance.core.yamlfile import line_of, load_yaml, validation_error
 
 
@@ -41,6 +41,19 @@ class Manifest(BaseModel):
     @classmethod
     def _spdx(cls, value: str | None) -> str | None:
         return normalize_licence(value) if value is not None else None
+
+    @field_validator("source", "format")
+    @classmethod
+    def _plain(cls, value: str | None) -> str | None:
+        return plain(value, "the value")
+
+    @field_validator("teacher", "terms")
+    @classmethod
+    def _plain_parts(cls, value: Teacher | Terms | None) -> Teacher | Terms | None:
+        problem = value.declared_problem() if value is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @field_validator("teacher", mode="before")
     @classmethod
@@ -91,6 +104,11 @@ def declaration_from(
         InputError: the result contradicts itself or has a bad licence expression.
     """
     m = manifest or Manifest()
+    options = {"--teacher": teacher, "--licence": licence, "--terms": terms, "--source": source}
+    for name, value in options.items():
+        problem = control_problem(value)
+        if problem is not None:
+            raise InputError(f"{name}: the value {problem}")
     parsed_teacher = (
         _option("--teacher", lambda: Teacher(model=teacher)) if teacher is not None else m.teacher
     )

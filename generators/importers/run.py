@@ -34,7 +34,15 @@ from provenance.core.batch import WriteBatch
 from provenance.core.errors import InputError
 from provenance.core.ids import content_id, digest_file
 from provenance.core.ledger import Ledger, ProvenanceSet, WriteCounts
-from provenance.core.models import Declaration, Method, NodeKind, Relation, Seed, SeedInstance
+from provenance.core.models import (
+    Declaration,
+    Method,
+    NodeKind,
+    Relation,
+    Seed,
+    SeedInstance,
+    control_problem,
+)
 from provenance.queries.generation import set_claims
 
 #: --format value → field mapping ("hf" picks the mapping from the dataset's columns)
@@ -427,6 +435,10 @@ def _seed(record: Any, src: Source, pos: int, index: int) -> tuple[Seed, dict[st
         raise src.error("text contains an invalid \\u escape (a lone surrogate)", pos, index) from None
     check_text(name, src, pos, index)
     check_text(task.record_id, src, pos, index)
+    for key, value in (("name", name), ("id", task.record_id)):
+        problem = control_problem(value)
+        if problem is not None:
+            raise src.error(f"field '{key}' {problem}", pos, index)
     return seed, task.extra
 
 

@@ -36,6 +36,8 @@ NO_RUN = "(no run)"  # where rows that name no run are counted
 # Rows whose JSON array is longer are sorted and hashed by their sha256: DuckDB's sort of long
 # strings does not spill reliably (it ran out of memory on 1 KB rows at 256 MB; 800-byte rows spilled)
 INLINE_BYTES = 256
+# Rows whose columns hold more text are serialized and hashed in Python (:func:`_long_units`)
+LONG_BYTES = 1 << 20
 DIGEST_VERSION = 2
 
 # table → (run expression, FROM clause, columns of the audited rows (alias t), extra condition)
@@ -99,24 +101,63 @@ _TABLES = {
 AUDITED = tuple(_TABLES)
 
 
-def _where(table: str, one_run: bool) -> str:
+def _where(table: str, one_run: bool, *extra: str) -> str:
     run, _, _, condition = _TABLES[table]
-    where = [c for c in (condition, f"{run} = ?" if one_run else "") if c]
+    where = [c for c in (condition, f"{run} = ?" if one_run else "", *extra) if c]
     return f" WHERE {' AND '.join(where)}" if where else ""
+
+
+def _length(table: str) -> str:
+    """SQL: the bytes of a row's columns as text (what its JSON array holds, before escaping)."""
+    _, _, columns, _ = _TABLES[table]
+    return "(" + " + ".join(f"coalesce(strlen(CAST(t.{c} AS VARCHAR)), 0)" for c in columns) + ")"
 
 
 def _rows_sql(table: str, one_run: bool) -> str:
     """SQL (version 2): [run,] each audited row's unit (its JSON array of columns, or ``#`` and the
-    sha256 of that array when it is longer than ``INLINE_BYTES``), sorted."""
+    sha256 of that array when it is longer than ``INLINE_BYTES``), sorted; rows over
+    ``LONG_BYTES`` are left to :func:`_long_units`."""
     run, source, columns, _ = _TABLES[table]
     row = "CAST(json_array(" + ", ".join(f"CAST(t.{c} AS VARCHAR)" for c in columns) + ") AS VARCHAR)"
     unit = f"CASE WHEN strlen(s) <= {INLINE_BYTES} THEN s ELSE '#' || sha256(s) END"
+    short = f"{_length(table)} <= {LONG_BYTES}"
     if one_run:
-        return f"SELECT {unit} AS u FROM (SELECT {row} AS s FROM {source}{_where(table, True)}) ORDER BY u"
+        return (
+            f"SELECT {unit} AS u FROM (SELECT {row} AS s FROM {source}{_where(table, True, short)}) "
+            "ORDER BY u"
+        )
     return (
         f"SELECT run, {unit} AS u FROM (SELECT CAST({run} AS VARCHAR) AS run, {row} AS s "
-        f"FROM {source}{_where(table, False)}) ORDER BY run, u"
+        f"FROM {source}{_where(table, False, short)}) ORDER BY run, u"
     )
+
+
+_NAMED_ESCAPES = {8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}
+#: DuckDB's JSON string escapes: quote, backslash, and C0 controls (named, else \\u00XX in capitals)
+_JSON_ESCAPES = {c: _NAMED_ESCAPES.get(c, f"\\u{c:04X}") for c in range(0x20)} | {34: '\\"', 92: "\\\\"}
+
+
+def json_array_text(values: list[str | None]) -> str:
+    """The text DuckDB's ``json_array`` makes of these strings, byte for byte."""
+    return (
+        "[" + ",".join("null" if v is None else '"' + v.translate(_JSON_ESCAPES) + '"' for v in values) + "]"
+    )
+
+
+def _long_units(con: Any, table: str, run_id: str | None) -> dict[str, list[str]]:
+    """run → the sorted units (``#`` and sha256 of the JSON array) of its rows over ``LONG_BYTES``,
+    serialized here one row at a time: DuckDB's JSON writer reserves several times a string's
+    length rounded up to a power of two (512 MiB for a 50 MB field), past the memory limit."""
+    run, source, columns, _ = _TABLES[table]
+    values = ", ".join(f"CAST(t.{c} AS VARCHAR)" for c in columns)
+    long = f"{_length(table)} > {LONG_BYTES}"
+    sql = f"SELECT CAST({run} AS VARCHAR), {values} FROM {source}{_where(table, run_id is not None, long)}"
+    cursor = con.execute(sql, [run_id] if run_id is not None else [])
+    out: dict[str, list[str]] = {}
+    while (row := cursor.fetchone()) is not None:
+        unit = "#" + hashlib.sha256(json_array_text(list(row[1:])).encode()).hexdigest()
+        out.setdefault(NO_RUN if row[0] is None else row[0], []).append(unit)
+    return {r: sorted(units) for r, units in out.items()}
 
 
 def _hashes_sql_v1(table: str, one_run: bool) -> str:
@@ -160,26 +201,77 @@ def _boundaries(runs: Any) -> list[tuple[Any, int, int]]:
     return [(values[indices[a]], a, b) for a, b in itertools.pairwise(cuts)]
 
 
+def _feed_merged(digest: Any, column: Any, start: int, stop: int, pending: list[str]) -> None:
+    """Hash rows ``start:stop`` of a sorted Arrow string column with the ``pending`` units (sorted;
+    those that sort before the last row are consumed) in their sorted places."""
+    import pyarrow.compute as pc
+
+    while pending and start < stop:
+        unit = pending[0]
+        before = pc.sum(pc.less(column.slice(start, stop - start), unit)).as_py() or 0
+        if start + before == stop:
+            break
+        _feed(digest, column, start, start + before)
+        digest.update(pending.pop(0).encode())
+        start += before
+    if start < stop:
+        _feed(digest, column, start, stop)
+
+
+class _Digests:
+    """Per-run digests fed in sorted order, with the long rows' units merged in."""
+
+    def __init__(self, long: dict[str, list[str]]) -> None:
+        self.long = long
+        self.out: dict[str, dict[str, Any]] = {}
+        self.current: str | None = None
+        self.digest = hashlib.sha256()
+        self.n = 0
+
+    def feed(self, run: str, column: Any, start: int, stop: int) -> None:
+        """Rows ``start:stop`` of ``column``, all of run ``run`` (runs arrive grouped)."""
+        if run != self.current:
+            self.close()
+            self.current, self.digest, self.n = run, hashlib.sha256(), 0
+        pending = self.long.get(run, [])
+        waiting = len(pending)
+        _feed_merged(self.digest, column, start, stop, pending)
+        self.n += stop - start + waiting - len(pending)
+
+    def close(self) -> None:
+        """Finish the current run: its remaining long units, then its digest."""
+        if self.current is None:
+            return
+        pending = self.long.pop(self.current, [])
+        for unit in pending:
+            self.digest.update(unit.encode())
+        self.n += len(pending)
+        if self.n:
+            self.out[str(self.current)] = {"rows": self.n, "digest": self.digest.hexdigest()}
+        self.current = None
+
+    def finish(self) -> dict[str, dict[str, Any]]:
+        """Every run's digest, runs with long rows only included."""
+        self.close()
+        for run in list(self.long):
+            self.current, self.digest, self.n = run, hashlib.sha256(), 0
+            self.close()
+        return self.out
+
+
 def _table_digests(con: Any, table: str, run_id: str | None, version: int) -> dict[str, dict[str, Any]]:
     """run id → {"rows": n, "digest": sha256} for one table's rows, streamed out of DuckDB sorted."""
     one_run = run_id is not None
     sql = (_hashes_sql_v1 if version == 1 else _rows_sql)(table, one_run)
     args = [run_id] if one_run else []
-    out: dict[str, dict[str, Any]] = {}
-    current, digest, n = None, hashlib.sha256(), 0
+    long = _long_units(con, table, run_id) if version == 2 else {}
+    runs = _Digests(long)
     for batch in con.execute(sql, args).to_arrow_reader(65_536):
         rows = batch.column(batch.num_columns - 1)
         stretches = [(run_id, 0, len(rows))] if one_run else _boundaries(batch.column(0))
         for run, start, stop in stretches:
-            if run != current:
-                if current is not None:
-                    out[str(current)] = {"rows": n, "digest": digest.hexdigest()}
-                current, digest, n = run, hashlib.sha256(), 0
-            _feed(digest, rows, start, stop)
-            n += stop - start
-    if current is not None and n:
-        out[str(current)] = {"rows": n, "digest": digest.hexdigest()}
-    return out
+            runs.feed(str(run), rows, start, stop)
+    return runs.finish()
 
 
 def digests(

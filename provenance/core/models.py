@@ -20,6 +20,32 @@ from provenance.core.licences import normalize_licence
 
 ID_PATTERN = r"^[0-9a-f]{64}$"
 
+#: characters that change what a terminal shows rather than showing themselves: C0 controls
+#: (newline and ESC among them), DEL, C1 controls, the line and paragraph separators, and the
+#: bidirectional marks, embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069)
+CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def control_problem(value: str | None) -> str | None:
+    """Why ``value`` cannot be a declared id or name (the first control character in it), or None."""
+    if value is None:
+        return None
+    found = CONTROL_CHARS.search(value)
+    if found is None:
+        return None
+    return (
+        f"holds the control character U+{ord(found.group()):04X} at character {found.start() + 1}; "
+        "declared ids and names must be plain text"
+    )
+
+
+def plain(value: str | None, name: str) -> str | None:
+    """``value`` unchanged, or ValueError naming ``name`` when it holds a control character."""
+    problem = control_problem(value)
+    if problem is not None:
+        raise ValueError(f"{name} {problem}")
+    return value
+
 
 class Origin(StrEnum):
     """Who wrote the content."""
@@ -205,6 +231,14 @@ class Teacher(_Frozen):
     def _no_secrets(cls, value: str | None) -> str | None:
         return strip_secrets(value) if value else value
 
+    def declared_problem(self) -> str | None:
+        """The first field that holds a control character, and why ("model holds …"), or None."""
+        for name in ("model", "provider", "revision", "fingerprint", "endpoint"):
+            problem = control_problem(getattr(self, name))
+            if problem is not None:
+                return f"{name} {problem}"
+        return None
+
     @cached_property
     def id(self) -> str:
         """sha256 of the canonical JSON of all fields."""
@@ -229,6 +263,14 @@ class Terms(_Frozen):
         """``id@version`` or ``id``."""
         return f"{self.id}@{self.version}" if self.version else self.id
 
+    def declared_problem(self) -> str | None:
+        """The first field that holds a control character, and why ("id holds …"), or None."""
+        for name in ("id", "version"):
+            problem = control_problem(getattr(self, name))
+            if problem is not None:
+                return f"{name} {problem}"
+        return None
+
 
 class Declaration(_Frozen):
     """What an import declares about its data. Anything left out is recorded as unknown."""
@@ -248,6 +290,17 @@ class Declaration(_Frozen):
     def _consistent(self) -> Self:
         if self.origin is Origin.HUMAN and self.teacher is not None:
             raise ValueError("origin 'human' contradicts a declared teacher")
+        return self
+
+    @model_validator(mode="after")
+    def _plain(self) -> Self:
+        """Declared ids and names are plain text: no newline, ESC, C1 or bidi control."""
+        for name, part in (("teacher", self.teacher), ("terms", self.terms)):
+            problem = part.declared_problem() if part is not None else None
+            if problem is not None:
+                raise ValueError(f"{name}.{problem}")
+        plain(self.licence, "licence")
+        plain(self.source, "source")
         return self
 
     @cached_property
