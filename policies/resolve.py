@@ -79,15 +79,15 @@ def _first(entry: Entry, key: str) -> re.Pattern[str] | None:
 
 def lookalike_reason(model: str, entry: Entry, claim: Claim) -> str:
     """Why an id that looks like ``entry`` does not resolve to it, and how to vouch for it."""
-    why: list[str] = []
+    words = ", ".join(repr(w) for w in claim.extra)
     if claim.unvouched:
-        why.append(f"published by {claim.org}")
-    if claim.extra:
-        words = ", ".join(repr(w) for w in claim.extra)
-        why.append(f"with the extra words {words} around its name")
+        why = f", published by {claim.org}, which the registry does not vouch for"
+        why += f" (and with the extra words {words})" if claim.extra else ""
+    else:
+        why = f" with the extra words {words}, which the registry does not vouch for"
     return (
-        f"{model!r} looks like {entry.name} (entry {entry.id}), {' and '.join(why)}, which the registry "
-        "does not vouch for: a re-upload or fine-tune may carry any licence. If it is the same model "
-        f"under the same terms, vouch for it with `provenance teachers alias {model} {entry.id} --to FILE` "
-        "and pass --registry FILE; otherwise describe it in a registry override (--registry FILE)"
+        f"{model!r} looks like {entry.name} (entry {entry.id}){why}: a re-upload or fine-tune may carry "
+        "any licence. If it is the same model under the same terms, vouch for it with "
+        f"`provenance teachers alias {model} {entry.id} --to FILE` and pass --registry FILE; "
+        "otherwise describe it in a registry override (--registry FILE)"
     )
