@@ -402,6 +402,10 @@ def load_registry(overrides: Iterable[str | Path] = ()) -> Registry:
     """
     loaded = [(str(p), *_load_file(p)) for p in [shipped_path(), *overrides]]
     registry = Registry([(name, parsed) for name, parsed, _ in loaded])
+    for host in registry.rehosts.values():
+        missing = sorted(set(host.entries) - set(registry.entries))
+        if missing:
+            raise InputError(f"re-host {host.org!r} names entries that do not exist: {', '.join(missing)}")
     _check_overlaps(registry, {name: (parsed, node) for name, parsed, node in loaded})
     return registry
 
