@@ -51,6 +51,15 @@ TABLES = (
 )
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` (pyproject's addopts): one process for one test file, else xdist's default (every core)."""
+    files = {str(arg).split("::")[0] for arg in config.args}
+    if len(files) == 1 and next(iter(files)).endswith(".py"):
+        return 0
+    return None
+
+
 @pytest.fixture
 def shared() -> Path:
     """../shared/data, the real files of SOURCES.md."""
