@@ -20,7 +20,7 @@ from typing import Any
 
 from audits import report as audit_report
 from audits.gate import GateReason, GateResult, evaluate
-from audits.manifest import write_manifest
+from audits.manifest import file_digests, write_manifest
 from audits.verify import verify_ledger
 from policies.packs import LoadedPack
 from provenance.core.errors import InputError
@@ -31,7 +31,9 @@ from provenance.queries import audit as trail
 from provenance.queries import gate as gate_queries
 from provenance.queries.trainings import student_of_weights
 
-REPORT_FILES = frozenset({"AUDIT.json", "AUDIT.md", "manifest.json"})
+#: The audit report's files; the training's run records their content apart (see :func:`_train`).
+AUDIT_FILES = ("AUDIT.json", "AUDIT.md")
+REPORT_FILES = frozenset({*AUDIT_FILES, "manifest.json"})
 
 
 @dataclass
@@ -129,7 +131,7 @@ def train_through_gate(
     ``student`` is what is trained (``tiny``, a checkpoint folder, a hub id); ``student_id`` the
     model id the licence policy judges (default: :func:`audits.train.student_identity`).
     """
-    from audits.signing import check_key, report_digest, sign, statement
+    from audits.signing import check_key, report_digest, sign, sign_folder, statement
     from audits.train import student_identity
 
     out_dir = Path(out_dir)
@@ -138,7 +140,7 @@ def train_through_gate(
     if sign_key is not None:
         if not Path(sign_key).is_file():
             raise InputError("no such key file (make one with `provenance keygen`)", path=sign_key)
-        check_key(Path(sign_key))  # a key that cannot sign fails now, before anything is trained
+        check_key(Path(sign_key), folder=True)  # a key that cannot sign fails now, before training
     verified = verify_ledger(ledger)
     gate = evaluate(ledger, loaded, registry, student=identity, today=today)
     if not verified.ok:
@@ -150,17 +152,19 @@ def train_through_gate(
     tmp.mkdir(parents=True)
     try:
         write_manifest(tmp / "manifest.json", gate.selected, gate.merkle_root, gate.manifest_meta())
-        training = None
         training_id = None
         if gate.passed:
-            training, training_id = _train(ledger, gate, student, tmp, config, progress)
-        chain = _chain(ledger, verified.ok)
-        report = audit_report.build(gate, chain=chain, training=training)
+            report, training_id = _train(ledger, gate, student, tmp, config, progress, sign_key is not None)
+        else:
+            report = audit_report.build(gate, chain={}, training=None)
+        report["audit_chain"] = chain = _chain(ledger, verified.ok)
         if sign_key is not None:
-            model = training["model_digest"] if training else None
+            model = report["training"]["model_digest"] if report["training"] else None
             message = statement(chain["head"], gate.merkle_root, model, report_digest(report))
             report["signature"] = sign(Path(sign_key), message)
         audit_report.write(tmp, report)
+        if sign_key is not None and training_id is not None:
+            sign_folder(Path(sign_key), tmp)  # every file, the weights and the audit report included
         _publish(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -191,9 +195,16 @@ def _remove_stale_partials(out_dir: Path) -> None:
 
 
 def _train(
-    ledger: Ledger, gate: GateResult, student: str, tmp: Path, config: Any, progress: Any
+    ledger: Ledger, gate: GateResult, student: str, tmp: Path, config: Any, progress: Any, signed: bool
 ) -> tuple[dict[str, Any], str]:
-    """Fine-tune into ``tmp``; record the training (an audited run) with its edge to the dataset."""
+    """Fine-tune into ``tmp``; record the training (an audited run) with its edge to the dataset.
+
+    The run's summary also records the sha256 of every file of the student (``files``), of the
+    audit report's content (``report``: all of AUDIT.json but its chain head, which is this run's
+    own audit row, and its signature) and whether the folder is to be signed, so that
+    ``provenance verify --student`` notices any file edited afterwards. Returns the report
+    (without its chain head) and the training id."""
+    from audits.signing import SIGNATURE_FILE, report_body_digest
     from audits.train import train_student
 
     records = _records(ledger)
@@ -213,20 +224,26 @@ def _train(
             config=result.config,
             metrics=result.metrics,
         )
+        training = {
+            "run_id": run.run_id,
+            "student": result.student,
+            "model_digest": digest,
+            "config": result.config,
+            "metrics": result.metrics,
+            "seconds": round(result.seconds, 3),
+            "files": result.files,
+            "training_id": training_id,
+        }
+        report = audit_report.build(gate, chain={}, training=training)
+        sealed = {
+            "files": file_digests(tmp, (*AUDIT_FILES, SIGNATURE_FILE)),
+            "report": report_body_digest(report),
+            "signed": signed,
+        }
         with run.step():
             store_training(ledger, stored, run.run_id)
-            run.end({"training_id": training_id, "model_digest": digest, "metrics": result.metrics})
-    training = {
-        "run_id": run.run_id,
-        "student": result.student,
-        "model_digest": digest,
-        "config": result.config,
-        "metrics": result.metrics,
-        "seconds": round(result.seconds, 3),
-        "files": result.files,
-        "training_id": training_id,
-    }
-    return training, training_id
+            run.end({"training_id": training_id, "model_digest": digest, "metrics": result.metrics, **sealed})
+    return report, training_id
 
 
 def gate_out(tmp: Path) -> Path:

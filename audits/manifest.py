@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,31 @@ def write_manifest(path: Path, ids: Sequence[str], root: str, meta: dict[str, An
         "example_ids": list(ids),
     }
     path.write_text(json.dumps(data, indent=1) + "\n", "utf-8")
+
+
+def file_digests(folder: Path, leave_out: Iterable[str] = ()) -> dict[str, str]:
+    """sha256 of every file under ``folder`` (its path relative to the folder, ``/``-separated, in
+    name order), but those named in ``leave_out``."""
+    skip = set(leave_out)
+    digests = {}
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() or p.is_symlink()):
+        name = path.relative_to(folder).as_posix()
+        if name in skip:
+            continue
+        digests[name] = file_sha256(path)
+    return digests
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of one file's bytes (a symlink's target path, never what it points to)."""
+    h = hashlib.sha256()
+    if path.is_symlink():
+        h.update(b"symlink:" + os.fsencode(os.readlink(path)))
+        return h.hexdigest()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 It holds the gate's verdict and each reason, the policy pack and its hash, the registry version,
 the teacher mix, licence verdicts and obligations, each check's result, the waivers used, the
 dataset's Merkle root, the training configuration and metrics, the tool version, the audit chain
-head and whether ``verify`` passed, and an Ed25519 signature when a key was given.
+head and whether ``verify`` passed, and a signature when a key was given.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def _checks(r: dict[str, Any]) -> list[str]:
     lines += ["", "## Waivers used", ""]
     if r["waivers_used"]:
         lines += _table(
-            ["check", "example / teacher", "examples", "reason", "approver", "expires"],
+            ["check", "example / teacher", "examples", "reason", "approver", "expires", "audit row"],
             [
                 [
                     w["check"],
@@ -144,6 +144,7 @@ def _checks(r: dict[str, Any]) -> list[str]:
                     w["reason"],
                     w["approver"],
                     w["expires"],
+                    w.get("audit_seq", "-"),
                 ]
                 for w in r["waivers_used"]
             ],
@@ -181,8 +182,9 @@ def _trail(r: dict[str, Any]) -> list[str]:
     sig = r.get("signature")
     if sig:
         lines += [
-            f"- Signed with Ed25519 key `{sig['public_key']}`: check with "
-            "`provenance verify --report AUDIT.json --pubkey KEY.pub`."
+            f"- Signed ({sig.get('algorithm', 'ed25519')}) with key `{sig['public_key']}`: check with "
+            "`provenance verify --report AUDIT.json --pubkey KEY.pub`; the student's folder with "
+            "`provenance verify --student FOLDER --pubkey KEY.pub` (every file, against `model.sig`)."
         ]
     else:
         lines += ["- Not signed (give `--sign KEY` to `provenance train`)."]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from audits.signing import check, report_digest, statement
+from audits.student_verify import StudentCheck, check_student
 from provenance.core import audit_log
 from provenance.core.errors import InputError
 from provenance.core.ledger import Ledger
@@ -273,24 +274,35 @@ def check_report(ledger: Ledger, path: Path, pubkey: Path | None = None) -> Repo
 
 @dataclass
 class Verification:
-    """What ``provenance verify`` found: the trail, and the report when one was given."""
+    """What ``provenance verify`` found: the trail, and the report and the student when given."""
 
     trail: VerifyResult
     report: ReportCheck | None = None
+    student: StudentCheck | None = None
 
     @property
     def ok(self) -> bool:
-        """True when nothing was altered and the report (if any) checks out."""
-        return self.trail.ok and (self.report is None or self.report.ok)
+        """True when nothing was altered and the report and the student (if any) check out."""
+        return (
+            self.trail.ok
+            and (self.report is None or self.report.ok)
+            and (self.student is None or self.student.ok)
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for --json."""
         report = None if self.report is None else self.report.as_dict()
-        return {**self.trail.as_dict(), "report": report, "ok": self.ok}
+        student = None if self.student is None else self.student.as_dict()
+        return {**self.trail.as_dict(), "report": report, "student": student, "ok": self.ok}
 
 
-def verify(ledger: Ledger, report: Path | None = None, pubkey: Path | None = None) -> Verification:
-    """Verify the ledger's audit trail, and an AUDIT.json against it when ``report`` is given."""
+def verify(
+    ledger: Ledger, report: Path | None = None, pubkey: Path | None = None, student: Path | None = None
+) -> Verification:
+    """Verify the ledger's audit trail, an AUDIT.json against it when ``report`` is given, and a
+    student's folder (every file, and its signature with ``pubkey``) when ``student`` is given."""
     return Verification(
-        verify_ledger(ledger), check_report(ledger, report, pubkey) if report is not None else None
+        verify_ledger(ledger),
+        check_report(ledger, report, pubkey) if report is not None else None,
+        check_student(ledger, student, pubkey) if student is not None else None,
     )

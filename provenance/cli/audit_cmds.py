@@ -130,7 +130,8 @@ def gate(
     "--sign",
     "sign_key",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Sign the report's chain head with this Ed25519 key (see `provenance keygen`).",
+    help="Sign the report and the student's folder (OpenSSF model-signing) with this EC P-256 key "
+    "(see `provenance keygen`).",
 )
 @registry_option
 @json_option
@@ -300,11 +301,19 @@ def waivers(state: State, as_json: bool) -> None:
     help="Also check an AUDIT.json: its chain head is in this ledger's trail, and its signature.",
 )
 @click.option(
+    "--student",
+    "student_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also check a student's folder: every file against its training's record, and its signature.",
+)
+@click.option(
     "--pubkey", type=click.Path(dir_okay=False, path_type=Path), help="The signer's public key (PEM)."
 )
 @json_option
 @pass_state
-def verify(state: State, report_path: Path | None, pubkey: Path | None, as_json: bool) -> None:
+def verify(
+    state: State, report_path: Path | None, student_dir: Path | None, pubkey: Path | None, as_json: bool
+) -> None:
     """Recompute the audit trail's hash chain and every digest; exit 1 when anything was altered.
 
     Names the first audit row that does not match (an edited, inserted or deleted example,
@@ -314,11 +323,12 @@ def verify(state: State, report_path: Path | None, pubkey: Path | None, as_json:
     Example:
       provenance verify
       provenance verify --report students/tiny-1/AUDIT.json --pubkey audit.key.pub
+      provenance verify --student students/tiny-1 --pubkey audit.key.pub
     """
     from audits.verify import verify as check
 
     with state.open(read_only=True) as ledger:
-        found = check(ledger, report_path, pubkey)
+        found = check(ledger, report_path, pubkey, student_dir)
     result, report_check = found.trail, found.report
     if as_json:
         echo_json(found.as_dict())
@@ -343,6 +353,9 @@ def verify(state: State, report_path: Path | None, pubkey: Path | None, as_json:
         if report_check is not None:
             for line in report_check.lines:
                 out.print(f"  {line}")
+        if found.student is not None:
+            for line in found.student.lines:
+                out.print(f"  {line}", markup=False, highlight=False)
     raise SystemExit(0 if found.ok else 1)
 
 
@@ -356,7 +369,7 @@ def verify(state: State, report_path: Path | None, pubkey: Path | None, as_json:
 )
 @pass_state
 def keygen(state: State, out: Path) -> None:
-    """Make an Ed25519 key pair for signing audit reports (`provenance train --sign KEY`).
+    """Make an EC P-256 key pair for signing students and their reports (`provenance train --sign KEY`).
 
     \b
     Example:
