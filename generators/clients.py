@@ -23,7 +23,10 @@ Errors, documented:
   answer for raises :class:`NotInJournal`.
 
 The API key is read from the environment variable named by ``api_key_env`` and is never stored,
-logged or put in an error message; any text about to be stored is scrubbed of it.
+logged or put in an error message. The key, the user info of the base URL (sent as HTTP Basic
+auth) and key-like query parameters and headers are registered with
+:data:`provenance.core.secrets.SECRETS`, so every form of them (raw, ``Bearer``, Basic base64,
+URL-encoded) is masked in whatever is stored or printed, even when a server echoes them back.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from generators.journal import Api, Call, Journal, sanitize_endpoint
 from provenance.core.errors import ProvenanceError
 from provenance.core.ids import canonical_json, content_id
+from provenance.core.secrets import SECRETS, redact_optional
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
@@ -338,7 +342,7 @@ class OpenAICompatibleClient:
         self._query = dict(parse_qsl(parts.query, keep_blank_values=True))
         self._send_url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")).rstrip("/")
         self.endpoint = sanitize_endpoint(url)
-        self._secrets = [v for v in (parts.password, *self._query.values()) if v and len(v) >= 4]
+        SECRETS.register_url(url)
         self._key: str | None = None
         self._client: Any = None
         self._pool: ThreadPoolExecutor | None = None
@@ -356,7 +360,7 @@ class OpenAICompatibleClient:
             key = LOCAL_PLACEHOLDER_KEY
         else:
             self._key = key
-            self._secrets.append(key)
+            SECRETS.register(key)
         import openai
 
         self._client = openai.OpenAI(
@@ -425,6 +429,7 @@ class OpenAICompatibleClient:
     def request(self, request: TeacherRequest) -> TeacherReply:
         """Answer one request: from the journal when it holds the answer, else by sending it."""
         body, headers = request.body(self.model)
+        SECRETS.register_params(headers)
         stored = Journal.request(
             self.endpoint, request.api, body, sample=request.sample, headers=headers, query=self._query
         )
@@ -483,13 +488,6 @@ class OpenAICompatibleClient:
             raise refusal
         return reply_from_call(call)
 
-    def _redact(self, text: str | None) -> str | None:
-        if text is None:
-            return None
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
     def _backoff(self, attempt: int, headers: Mapping[str, str] | None) -> float:
         if headers is not None and (wait := retry_after_seconds(headers)) is not None:
             return min(wait, self.max_delay)
@@ -518,7 +516,7 @@ class OpenAICompatibleClient:
             except openai.APIStatusError as exc:
                 latency = (time.perf_counter() - started) * 1000
                 status = exc.status_code
-                raw = self._redact(exc.response.text)
+                raw = redact_optional(exc.response.text)
                 reason = f"HTTP {status}: {(raw or '')[:500]}"
                 retryable = status in _RETRY_STATUS or status >= 500
                 retry_headers = exc.response.headers
@@ -527,11 +525,11 @@ class OpenAICompatibleClient:
                 status, raw, retryable = None, None, True
                 cause = exc.__cause__ or exc
                 kind = "timeout" if isinstance(exc, openai.APITimeoutError) else "connection error"
-                reason = self._redact(f"{kind}: {type(cause).__name__}: {cause}") or kind
+                reason = redact_optional(f"{kind}: {type(cause).__name__}: {cause}") or kind
             except openai.OpenAIError as exc:
                 latency = (time.perf_counter() - started) * 1000
                 status, raw, retryable = None, None, False
-                reason = self._redact(f"{type(exc).__name__}: {exc}") or type(exc).__name__
+                reason = redact_optional(f"{type(exc).__name__}: {exc}") or type(exc).__name__
             else:
                 latency = (time.perf_counter() - started) * 1000
                 return self._received(request_hash, stored, response, raw, latency, attempt)
@@ -566,9 +564,9 @@ class OpenAICompatibleClient:
         latency: float,
         attempts: int,
     ) -> TeacherReply:
-        raw = self._redact(raw) or ""
+        raw = redact_optional(raw) or ""
         found = digest(stored["api"], raw)
-        request_id = response.headers.get("x-request-id") or found.response_id
+        request_id = redact_optional(response.headers.get("x-request-id")) or found.response_id
         self.journal.record_call(
             request_hash,
             stored,

@@ -9,7 +9,9 @@ request is keyed by :meth:`Journal.request_hash`, the content id of the request 
 journal remembers which hashes are stored (it writes them all), so a new request costs no lookup.
 
 Secrets never reach the journal: endpoints lose their userinfo, query string and fragment, and
-headers or query parameters that carry credentials are dropped before hashing and storing.
+headers or query parameters that carry credentials are dropped before hashing and storing; every
+text a call stores, and every line an export writes, passes through
+:func:`provenance.core.secrets.redact` (a server may echo a credential back).
 
 The journal writes through a :class:`~provenance.core.journal_store.CallStore`, a cursor of its
 own, so its commits neither nest in nor wait for a transaction the caller holds on the ledger; a
@@ -19,7 +21,6 @@ lock makes it safe to share between threads.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,14 +34,12 @@ from provenance.core.ids import content_id
 from provenance.core.journal_store import CALL_FIELDS, CallStore, Outcome
 from provenance.core.journal_store import import_calls as store_calls
 from provenance.core.ledger import Ledger
+from provenance.core.secrets import SECRET_NAME, redact_json
 from provenance.queries.journal import call_row, call_rows, iter_call_rows, stored_hashes
 
 Api = Literal["chat", "completions"]
 Status = Literal["pending", "ok", "error"]
 APIS: tuple[str, ...] = ("chat", "completions")
-
-# Header and query-parameter names that may carry a credential: never stored, never hashed.
-_SECRET_NAME = re.compile(r"auth|key|token|secret|password|passwd|cookie|signature|sig$|credential", re.I)
 
 
 def sanitize_endpoint(url: str) -> str:
@@ -54,8 +53,9 @@ def sanitize_endpoint(url: str) -> str:
 
 
 def sanitize_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Headers or query parameters without those whose names suggest a credential."""
-    return {str(k): v for k, v in (params or {}).items() if not _SECRET_NAME.search(str(k))}
+    """Headers or query parameters without those whose names suggest a credential (never stored,
+    never hashed)."""
+    return {str(k): v for k, v in (params or {}).items() if not SECRET_NAME.search(str(k))}
 
 
 def _outcome(
@@ -326,7 +326,8 @@ def export_calls(ledger: Ledger, path: str | Path, *, run_id: str | None = None)
     """Write the journaled calls (all, or one run's) as JSON lines, oldest first; return how many.
 
     The file is a recording: :func:`import_calls` loads it into another ledger, where ``--replay``
-    answers from it with no network. It holds what the journal holds, so no secrets.
+    answers from it with no network. It holds what the journal holds, so no secrets; each line
+    is passed through :func:`~provenance.core.secrets.redact_json` all the same.
     """
     n = 0
     with open(path, "w", encoding="utf-8") as out:
@@ -334,7 +335,7 @@ def export_calls(ledger: Ledger, path: str | Path, *, run_id: str | None = None)
             record = dict(zip(_FIELDS, row, strict=True))
             record["request"] = _load(record["request"])
             record["usage"] = _load(record["usage"])
-            out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            out.write(redact_json(record, ensure_ascii=False, default=str) + "\n")
             n += 1
     return n
 

@@ -1,9 +1,13 @@
-"""Shared CLI plumbing: state, option decorators, output, progress."""
+"""Shared CLI plumbing: state, option decorators, output, progress.
+
+Everything the commands print goes through :func:`console`, :func:`echo_json` or :func:`echo_error`,
+and each of them passes the text through :func:`provenance.core.secrets.redact`: no credential the
+process holds (a teacher's API key, the user info of a base URL) is printed, in any form.
+"""
 
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
 import sys
@@ -11,9 +15,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from provenance.core.secrets import redact, redact_json
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -39,6 +45,20 @@ class State:
 pass_state = click.make_pass_decorator(State)
 
 
+class RedactingStream:
+    """A text stream whose writes pass through :func:`~provenance.core.secrets.redact` first."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        """Write ``text`` with every credential masked."""
+        return self._stream.write(redact(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def json_option(fn: F) -> F:
     """``--json``: print machine-readable JSON on stdout instead of tables."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of tables.")(fn)
@@ -53,7 +73,7 @@ def console() -> Console:
             self.quiet = True
             raise BrokenPipeError(errno.EPIPE, "stdout was closed by its reader")
 
-    return PipedConsole(highlight=False, soft_wrap=True)
+    return PipedConsole(highlight=False, soft_wrap=True, file=RedactingStream(sys.stdout))
 
 
 def silence_stdout() -> None:
@@ -69,12 +89,12 @@ def silence_stdout() -> None:
 
 def echo_json(data: Any) -> None:
     """Print JSON (dates and paths as strings)."""
-    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    click.echo(redact_json(data, indent=2, default=str, ensure_ascii=False))
 
 
 def echo_error(message: str) -> None:
-    """One error line on stderr."""
-    click.echo(f"error: {message}", err=True)
+    """One error line on stderr (credentials masked)."""
+    click.echo(redact(f"error: {message}"), err=True)
 
 
 @contextmanager

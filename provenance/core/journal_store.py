@@ -4,6 +4,10 @@
 module holds the SQL. A :class:`CallStore` writes through its own cursor of the ledger's database,
 so each write commits on its own, neither nesting in nor waiting for a transaction the caller
 holds on the ledger. Reads are named queries in :mod:`provenance.queries.journal`.
+
+Every text a call stores (endpoint, model, request, response, error, the reply's metadata) passes
+through :func:`provenance.core.secrets.redact` here, whoever wrote the call: no credential the
+process holds reaches the table, in any form (a server may echo the Authorization header).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import astuple, dataclass
 from typing import TYPE_CHECKING, Any
 
 from provenance.core.clock import utcnow
+from provenance.core.secrets import redact, redact_json
 
 if TYPE_CHECKING:
     import duckdb
@@ -65,8 +70,8 @@ class Outcome:
     latency_ms: float | None = None
 
     def values(self) -> list[Any]:
-        """The values, in the order of ``_SET_OUTCOME``."""
-        return list(astuple(self))
+        """The values, in the order of ``_SET_OUTCOME``, with every text redacted."""
+        return [redact(v) if isinstance(v, str) else v for v in astuple(self)]
 
 
 class CallStore:
@@ -85,10 +90,10 @@ class CallStore:
         return [
             request_hash,
             run_id,
-            request["endpoint"],
+            redact(request["endpoint"]),
             request["api"],
-            str(request.get("model") or ""),
-            json.dumps(request, ensure_ascii=False),
+            redact(str(request.get("model") or "")),
+            redact_json(request, ensure_ascii=False),
         ]
 
     def add_pending(self, request_hash: str, run_id: str, request: Mapping[str, Any]) -> None:
@@ -142,13 +147,23 @@ class CallStore:
         return int(cur.fetchone()[0])
 
 
+def _redacted_row(row: Sequence[Any]) -> dict[str, Any]:
+    """A recorded call's values by column, every text redacted (``request`` and ``usage`` are JSON)."""
+    record = dict(zip(CALL_FIELDS, row, strict=True))
+    for name, value in record.items():
+        if isinstance(value, str):
+            json_text = name in ("request", "usage")
+            record[name] = redact_json(json.loads(value), ensure_ascii=False) if json_text else redact(value)
+    return record
+
+
 def import_calls(ledger: Ledger, run_id: str, rows: Sequence[Sequence[Any]]) -> tuple[int, int]:
     """Insert recorded calls (values in :data:`CALL_FIELDS` order) under ``run_id``, inside the
     caller's transaction; return (new calls, calls already stored as ok). A stored call that is
     not ok is replaced; the first of repeated hashes wins."""
     import pyarrow as pa
 
-    _calls = pa.Table.from_pylist([dict(zip(CALL_FIELDS, r, strict=True)) for r in rows])
+    _calls = pa.Table.from_pylist([_redacted_row(r) for r in rows])
     con = ledger.con
     known = int(
         con.execute(

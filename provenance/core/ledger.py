@@ -35,6 +35,7 @@ from provenance.core.errors import (
 )
 from provenance.core.ids import content_id
 from provenance.core.models import Declaration, Method, NodeKind, Teacher
+from provenance.core.secrets import redact_json
 
 DEFAULT_PATH = "provenance.duckdb"
 #: The fewest hex digits of an id that ``Ledger.resolve`` looks up as a prefix.
@@ -266,7 +267,8 @@ class Ledger:
 
         Runs that another process left running (it was killed: this process holds the write lock
         now) are marked interrupted first, and every finished run without an audit row gets one,
-        so the rows they wrote are vouched for before anything else is written.
+        so the rows they wrote are vouched for before anything else is written. Credentials in
+        ``params`` are masked (:func:`provenance.core.secrets.redact`).
         """
         self._require_transaction()
         self._seal_unaudited()
@@ -275,16 +277,16 @@ class Ledger:
         self.con.execute(
             "INSERT INTO runs (run_id, kind, started_at, status, tool_version, params) "
             "VALUES (?, ?, ?, 'running', ?, ?)",
-            [run_id, kind, utcnow(), tool_version(), json.dumps(params) if params else None],
+            [run_id, kind, utcnow(), tool_version(), redact_json(params) if params else None],
         )
         return run_id
 
     def end_run(self, run_id: str, summary: dict[str, Any], status: str = "ok") -> None:
-        """Record a run's end and its summary, and append its row to the audit log."""
+        """Record a run's end and its summary (credentials masked), and append its row to the audit log."""
         self._require_transaction()
         self.con.execute(
             "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE run_id = ?",
-            [utcnow(), status, json.dumps(summary, default=str), run_id],
+            [utcnow(), status, redact_json(summary, default=str), run_id],
         )
         audit_log.append(self.con, run_id)
         self._active_runs.discard(run_id)
