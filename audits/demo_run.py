@@ -58,8 +58,15 @@ def prepare_folder(folder: Path, *, force: bool) -> DemoFolder:
     """Create the demo's folder, or empty one an earlier demo made when ``force`` is given.
 
     Raises:
-        InputError: the folder holds something, and ``force`` is not given or no demo made it.
+        InputError: the folder is a symbolic link (followed, ``--force`` would empty where it points),
+            or it holds something, and ``force`` is not given or no demo made it.
     """
+    if folder.is_symlink():
+        raise InputError(
+            f"is a symbolic link (to {folder.readlink()}); the demo writes only into a real folder: "
+            "give --dir the folder itself, or another one",
+            path=folder,
+        )
     if folder.exists() and any(folder.iterdir()):
         if not force:
             raise InputError("exists and is not empty; choose another --dir or give --force", path=folder)

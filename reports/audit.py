@@ -15,6 +15,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from provenance.core.files import write_text
 from reports.charts import bar_chart, histogram, seed_histogram, stacked_chart
 from reports.facts import Facts, Training
 
@@ -259,7 +260,7 @@ def write(f: Facts, out_dir: Path) -> list[Path]:
     """audit.html, audit.md and audit.json in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "audit.html", out_dir / "audit.md", out_dir / "audit.json"]
-    paths[0].write_text(render_html(f), "utf-8")
-    paths[1].write_text(render_markdown(f), "utf-8")
-    paths[2].write_text(json.dumps(f.to_dict(), indent=2, default=str) + "\n", "utf-8")
+    write_text(paths[0], render_html(f))
+    write_text(paths[1], render_markdown(f))
+    write_text(paths[2], json.dumps(f.to_dict(), indent=2, default=str) + "\n")
     return paths

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from provenance.core.errors import ProvenanceError
+from provenance.core.files import write_text
 from provenance.core.ids import digest_file
 from provenance.core.vocabulary import NOT_PERMITTED
 from reports.card_text import mask_emails
@@ -499,7 +500,5 @@ def write_croissant(facts: Facts, out_dir: Path, data_file: Path, *, name: str |
         raise ValueError(f"{data_file} is not in {out_dir}: the description points at it by a relative path")
     doc = croissant_document(facts, Path(data_file), name=name)
     path = out_dir / CROISSANT_FILE
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    partial.replace(path)
+    write_text(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     return path

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from provenance.core.files import write_text
 from provenance.core.vocabulary import NOT_PERMITTED
 from reports.card_text import (
     PROCEDURES,
@@ -354,5 +355,5 @@ def write_dataset_card(facts: Facts, out_dir: Path, **kw: Any) -> Path:
     """Write the dataset card to ``<out_dir>/README.md``; return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "README.md"
-    path.write_text(dataset_card(facts, **kw), "utf-8")
+    write_text(path, dataset_card(facts, **kw))
     return path

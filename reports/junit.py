@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from provenance.core.files import write_bytes
 from provenance.core.ledger import Ledger
 from provenance.queries import reports as q
 
@@ -94,7 +95,7 @@ def _xml_text(value: object) -> str:
 def write_junit(ledger: Ledger, run_id: str, path: str | Path) -> Path:
     """Write the JUnit XML of a check run to ``path``."""
     path = Path(path)
-    path.write_bytes(junit_xml(ledger, run_id))
+    write_bytes(path, junit_xml(ledger, run_id))
     return path
 
 

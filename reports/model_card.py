@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from provenance.core.errors import AmbiguousIdError, InputError, NotFoundError
+from provenance.core.files import write_text
 from reports.card_text import (
     HUB_ID,
     MIN_PREFIX,
@@ -274,5 +275,5 @@ def write_model_card(facts: Facts, training_id: str, out_dir: Path) -> Path:
     text = model_card(facts, training_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "README.md"
-    path.write_text(text, "utf-8")
+    write_text(path, text)
     return path

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from provenance.core.files import atomic_path
 from reports.facts import Facts
 from reports.spdx import BASE, DatasetPackage, ModelPackage, Plan, SpdxError, plan
 
@@ -154,5 +155,6 @@ def write_spdx23(facts: Facts, out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / SPDX23_FILE
-    write_file(doc, str(path), validate=False)  # validated just above
+    with atomic_path(path) as partial:
+        write_file(doc, str(partial), validate=False)  # validated just above
     return path

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from provenance.core.files import write_bytes
 from provenance.core.ids import content_id
 from reports.facts import Facts
 from reports.spdx import BASE, LEDGER_KEY, DatasetPackage, ModelPackage, Plan, SpdxError, plan
@@ -224,5 +225,5 @@ def write_spdx3(facts: Facts, out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / SPDX3_FILE
-    path.write_bytes(buffer.getvalue() + b"\n")
+    write_bytes(path, buffer.getvalue() + b"\n")
     return path

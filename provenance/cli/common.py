@@ -73,6 +73,10 @@ def console() -> Console:
             self.quiet = True
             raise BrokenPipeError(errno.EPIPE, "stdout was closed by its reader")
 
+        def render_str(self, text: str, **kwargs: Any) -> Any:
+            # control sequences in anything printed show as escapes (see safe); newlines stay
+            return super().render_str(safe(text, markup=False, multiline=True), **kwargs)
+
     return PipedConsole(highlight=False, soft_wrap=True, file=RedactingStream(sys.stdout))
 
 
@@ -94,6 +98,7 @@ def echo_json(data: Any) -> None:
 
 def echo_error(message: str) -> None:
     """One error line on stderr (credentials masked)."""
+    message = safe(message, markup=False, multiline=True)
     click.echo(redact(f"error: {message}"), err=True)
 
 
@@ -162,3 +167,31 @@ def registry_option(fn: F) -> F:
         envvar="PROVENANCE_REGISTRY",
         help="A registry YAML file that adds or overrides entries (repeatable; or PROVENANCE_REGISTRY).",
     )(fn)
+
+
+#: what a terminal must not be handed raw: C0 controls (newline, ESC, …), DEL, C1 controls, the
+#: line and paragraph separators, and the bidirectional marks, embeddings, overrides and isolates
+#: (the set :data:`provenance.core.models.CONTROL_CHARS` refuses in declared ids and names)
+_CONTROL_CODES = (
+    *range(0x20), *range(0x7F, 0xA0), 0x61C, 0x200E, 0x200F, 0x2028, 0x2029,
+    *range(0x202A, 0x202F), *range(0x2066, 0x206A),
+)  # fmt: skip
+_ESCAPED = {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" for c in _CONTROL_CODES}
+_ESCAPED_MULTILINE = {c: shown for c, shown in _ESCAPED.items() if c not in (0x09, 0x0A)}
+
+
+def safe(value: object, *, markup: bool = True, multiline: bool = False) -> str:
+    """``value`` as text a terminal shows as it is: the one escaping function every printer uses.
+
+    Control characters (ESC sequences, C1 controls such as CSI, bidi overrides and isolates, and
+    newlines unless ``multiline``) are written as ``\\x1b`` / ``\\u202e`` escapes, so text from the
+    ledger or from input cannot move the cursor, recolour, rewrite or reorder what is shown. With
+    ``markup`` (for rich printers) square brackets are escaped too, so ``[link=…]`` or ``[/]``
+    in the text is printed, never interpreted. The ledger keeps the text verbatim.
+    """
+    text = str(value).translate(_ESCAPED_MULTILINE if multiline else _ESCAPED)
+    if markup:
+        from rich.markup import escape
+
+        text = escape(text)
+    return text

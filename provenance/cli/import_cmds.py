@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from provenance.cli.common import State, byte_progress, console, echo_json, json_option, pass_state
+from provenance.cli.common import State, byte_progress, console, echo_json, json_option, pass_state, safe
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMAT_NAMES = ("alpaca", "jsonl", "self-instruct", "chat", "hf", "predictions")
@@ -161,7 +161,7 @@ def _report(s: dict[str, Any], as_json: bool) -> None:
     out = console()
     what = f"{s['seeds']:,} seeds, " if s["seeds"] else ""
     out.print(
-        f"imported [bold]{s['file']}[/] ({s['format']}): {s['records']:,} records → "
+        f"imported [bold]{safe(s['file'])}[/] ({s['format']}): {s['records']:,} records → "
         f"{what}{s['examples']:,} examples"
     )
     out.print(
@@ -173,10 +173,10 @@ def _report(s: dict[str, Any], as_json: bool) -> None:
     if s["examples_new"] == 0 and s["provenance_new"] == 0:
         out.print("  nothing new: this file was already imported with this declaration")
     declared = " · ".join(
-        f"{k} [yellow]{v}[/]" if v == "unknown" else f"{k} {v}" for k, v in s["declaration"].items()
+        f"{k} [yellow]{v}[/]" if v == "unknown" else f"{k} {safe(v)}" for k, v in s["declaration"].items()
     )
     out.print(f"  declared: {declared}")
     if s["unused_fields"]:
-        fields = ", ".join(f"{k} x{n:,}" for k, n in s["unused_fields"].items())
+        fields = ", ".join(f"{safe(k)} x{n:,}" for k, n in s["unused_fields"].items())
         out.print(f"  [yellow]fields not mapped[/] (kept verbatim with each provenance row): {fields}")
     out.print(f"  run {s['run_id'][:12]} · sha256 {s['sha256'][:12]} · {s['seconds']:.2f} s")

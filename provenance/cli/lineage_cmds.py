@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from provenance.cli.common import State, console, echo_json, json_option, pass_state, plural, short
+from provenance.cli.common import State, console, echo_json, json_option, pass_state, plural, safe, short
 
 
 @click.command()
@@ -38,7 +38,7 @@ def lineage(state: State, ref: str, descendants: bool, max_depth: int, as_json: 
     out = console()
     arrow = "↓" if descendants else "↑"
     out.print(
-        f"{walk.root_kind.value} {walk.root} {arrow} {plural(walk.nodes, 'node')} "
+        f"{walk.root_kind.value} {safe(walk.root)} {arrow} {plural(walk.nodes, 'node')} "
         f"over {plural(len(walk.edges), 'edge')}"
     )
     for e in walk.edges:
@@ -56,7 +56,7 @@ def lineage(state: State, ref: str, descendants: bool, max_depth: int, as_json: 
     if not descendants:
         out.print(
             f"human seeds reached: {len(walk.seeds)}"
-            + (f" ({', '.join(short(s) for s in walk.seeds[:10])})" if walk.seeds else "")
+            + (f" ({', '.join(safe(short(s)) for s in walk.seeds[:10])})" if walk.seeds else "")
         )
 
 
@@ -97,13 +97,14 @@ def recall(
     out = console()
     out.print(
         f"{plural(result.examples, 'example')} affected by {result.by} "
-        f"{teacher or seed or terms}: {result.direct:,} directly, "
+        f"{safe(teacher or seed or terms)}: {result.direct:,} directly, "
         f"{result.examples - result.direct:,} through lineage"
     )
     for j in result.judged:
         label = f"{j['terms_id']}@{j['terms_version']}" if j["terms_version"] else j["terms_id"]
         out.print(
-            f"  judged under {label} by registry {j['registry_version']}: {plural(j['examples'], 'example')}"
+            f"  judged under {safe(label)} by registry {j['registry_version']}: "
+            f"{plural(j['examples'], 'example')}"
         )
     if result.judged:
         out.print(f"  judged again under other terms since: {result.rejudged:,}")
@@ -114,6 +115,7 @@ def recall(
     out.print(f"{plural(len(result.models), 'trained student')} used them")
     for m in result.models:
         out.print(
-            f"  {m['student_kind']} {m['student']} → {m['out_dir']} (training {m['training_id'][:12]}, "
+            f"  {m['student_kind']} {safe(m['student'])} → {safe(m['out_dir'])} "
+            f"(training {m['training_id'][:12]}, "
             f"{m['examples_trained_on']:,} of its examples affected, weights {m['model_digest'][:12]})"
         )

@@ -14,13 +14,13 @@ stream as Arrow batches into one file.
 from __future__ import annotations
 
 import itertools
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from provenance.core.errors import InputError
+from provenance.core.files import atomic_path
 from provenance.core.ledger import Ledger, sql_literal
 
 FORMATS = ("jsonl", "parquet")
@@ -110,16 +110,7 @@ def export(ledger: Ledger, path: str | Path, fmt: str) -> dict[str, Any]:
     if fmt not in FORMATS:
         raise InputError(f"unknown export format {fmt!r} (expected {' or '.join(FORMATS)})")
     target = Path(path)
-    if target.is_dir():
-        raise InputError("is a folder; give a file name to export to", path=target)
-    if not target.parent.exists():
-        raise InputError(f"folder {target.parent} does not exist", path=target)
-    partial = target.with_name(f".{target.name}.partial")
-    try:
+    with atomic_path(target) as partial:
         (_write_jsonl if fmt == "jsonl" else _write_parquet)(ledger, partial)
-        os.replace(partial, target)
-    finally:
-        if partial.exists():
-            partial.unlink()
     rows = ledger.con.execute("SELECT count(*) FROM examples").fetchone()[0]
     return {"path": str(target), "format": fmt, "examples": rows, "bytes": target.stat().st_size}
