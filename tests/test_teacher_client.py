@@ -343,6 +343,47 @@ def test_key_is_never_stored(db: Path, server: FakeOpenAI, monkeypatch: pytest.M
             assert secret.encode() not in path.read_bytes(), path
 
 
+def test_basic_auth_echoed_by_the_server_is_never_stored(db: Path, monkeypatch: pytest.MonkeyPatch):
+    """Credentials in the base URL go out as HTTP Basic auth; a server that echoes the header (in
+    its body, its fingerprint and its x-request-id) gets every form of them masked."""
+    import base64
+
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    basic = base64.b64encode(b"alice:Pw-7f3e@9c").decode()
+
+    def echo_auth(request):
+        auth = request.headers.get("authorization", "")
+        body = {**completion(request, ["fine"]), "system_fingerprint": auth}
+        return Reply(200, body, {"x-request-id": f"req {auth}"})
+
+    with FakeOpenAI(echo_auth, echo_headers=True) as server, Ledger.open(db) as ledger:
+        with ledger.transaction():
+            run_id = ledger.begin_run("generate")
+        url = server.url.replace("http://", "http://alice:Pw-7f3e%409c@")
+        with OpenAICompatibleClient(url, KEY_ENV, "m", journal=Journal(ledger, run_id)) as client:
+            reply = client.chat(MESSAGES)
+        assert server.requests[0].headers["authorization"] == f"Basic {basic}"
+        assert reply.ok and reply.text == "fine"
+        assert reply.system_fingerprint == "Basic ***" and reply.request_id.endswith("req Basic ***")
+        stored = json.dumps(ledger.rows("SELECT * FROM teacher_calls"), default=str)
+    assert "Basic ***" in stored and stored.count("alice") == 0
+    for secret in (basic, "Pw-7f3e@9c", "Pw-7f3e%409c"):
+        assert secret not in stored
+
+
+def test_key_like_headers_are_masked_when_echoed(journal: Journal, monkeypatch: pytest.MonkeyPatch):
+    """A credential passed as an extra header is neither stored in the request nor in an echo of it."""
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    token = "hdr-token-0c4f2a9e71"
+    with FakeOpenAI(echo_headers=True) as server:
+        with OpenAICompatibleClient(server.url, KEY_ENV, "m", journal=journal) as client:
+            reply = client.complete("hi", extra_headers={"X-Api-Token": token})
+        assert server.requests[0].headers["x-api-token"] == token
+    call = journal.get(reply.request_hash)
+    assert call is not None and "x-api-token" in (call.response or "")
+    assert token not in json.dumps([call.request, call.response])
+
+
 # ---- concurrency -------------------------------------------------------------------------------
 
 

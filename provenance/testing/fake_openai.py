@@ -3,7 +3,9 @@
 ``FakeOpenAI`` serves ``POST /v1/chat/completions`` and ``POST /v1/completions`` on 127.0.0.1 (a
 free port) from a thread. Each request is answered by the next scripted :class:`Reply` (see
 :meth:`FakeOpenAI.push`), else by ``handler(request)``, else by an echo of the prompt. Every
-request is recorded (path, headers, body) before it is answered.
+request is recorded (path, headers, body) before it is answered. With ``echo_headers`` every JSON
+object reply also carries ``"echo": {"url": ..., "headers": {...}}``, the request's path with its
+query string and its headers (Authorization included), as a careless or hostile server might.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -114,9 +116,16 @@ def echo(request: Received) -> Reply:
 class FakeOpenAI:
     """The server; use as a context manager. ``url`` is the base URL to give a client."""
 
-    def __init__(self, handler: Callable[[Received], Reply] | None = None, *, delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        handler: Callable[[Received], Reply] | None = None,
+        *,
+        delay: float = 0.0,
+        echo_headers: bool = False,
+    ) -> None:
         self.handler = handler or echo
         self.delay = delay
+        self.echo_headers = echo_headers
         self.requests: list[Received] = []
         self.answered = 0
         self._script: deque[Reply] = deque()
@@ -179,7 +188,11 @@ class FakeOpenAI:
         with self._lock:
             self.requests.append(received)
             scripted = self._script.popleft() if self._script else None
-        return scripted if scripted is not None else self.handler(received)
+        reply = scripted if scripted is not None else self.handler(received)
+        if self.echo_headers and isinstance(reply.body, dict):
+            url = f"{received.path}?{received.query}" if received.query else received.path
+            reply = replace(reply, body={**reply.body, "echo": {"url": url, "headers": received.headers}})
+        return reply
 
 
 class _Server(ThreadingHTTPServer):
