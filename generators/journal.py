@@ -30,6 +30,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from provenance.core.clock import utcnow
+from provenance.core.files import atomic_open
 from provenance.core.ids import content_id
 from provenance.core.journal_store import CALL_FIELDS, CallStore, Outcome
 from provenance.core.journal_store import import_calls as store_calls
@@ -330,7 +331,7 @@ def export_calls(ledger: Ledger, path: str | Path, *, run_id: str | None = None)
     is passed through :func:`~provenance.core.secrets.redact_json` all the same.
     """
     n = 0
-    with open(path, "w", encoding="utf-8") as out:
+    with atomic_open(path, "w") as out:  # a planted symlink is replaced; a failed write leaves none
         for row in iter_call_rows(ledger, run_id):
             record = dict(zip(_FIELDS, row, strict=True))
             record["request"] = _load(record["request"])

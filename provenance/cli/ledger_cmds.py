@@ -27,7 +27,7 @@ def init(state: State, as_json: bool) -> None:
     if as_json:
         echo_json(result)
     else:
-        click.echo(f"ledger {state.db} is at schema version {version}")
+        click.echo(f"ledger {safe(state.db, markup=False)} is at schema version {version}")
 
 
 @click.command()
