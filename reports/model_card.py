@@ -6,6 +6,8 @@ data's terms as a requirement; every number is read from the ledger.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,7 @@ def model_card(facts: Facts, training_id: str) -> str:
     from huggingface_hub import ModelCard, ModelCardData
 
     t = _training(facts, training_id)
+    disk = on_disk(t)
     kind, base = t.student_kind, t.base_model
     gate = t.gate or {}
     scratch = kind == "tiny" or not base
@@ -101,7 +104,7 @@ def model_card(facts: Facts, training_id: str) -> str:
         provenance={
             "training_id": t.training_id,
             "dataset_id": t.dataset_id,
-            "weights_sha256": t.model_digest,
+            "weights_sha256": disk.weights or t.model_digest,
             "gate": "passed" if gate.get("passed") else ("failed" if gate else None),
             "audit_chain_head": facts.audit.head,
             "audit_entries": facts.audit.entries,
@@ -111,6 +114,7 @@ def model_card(facts: Facts, training_id: str) -> str:
         **{k: v for k, v in extra.items() if v is not None},
     )
     body = _model_body(facts, t, obligations, base_licence, (licence, name, link), dataset, hub_base)
+    body = body.replace(_WEIGHTS_MARK, "\n".join(_weights(t, disk)))
     card = ModelCard.from_template(data, template_str=TEMPLATE, body=body)
     return str(card).rstrip("\n") + "\n"
 
@@ -216,14 +220,74 @@ def _configuration(t: Training) -> list[str]:
         ["metric", "value"],
         [[k, ", ".join(map(str, v)) if isinstance(v, list) else v] for k, v in metrics.items()],
     )
-    return [
-        *lines,
-        "",
-        "## Weights",
-        "",
-        f"- sha256 `{t.model_digest}`: over the weight files (`*.safetensors`, `*.bin`) in name "
-        "order, each as its name, size and bytes.",
-    ]
+    return [*lines, "", _WEIGHTS_MARK]
+
+
+# ---- the files on disk ----------------------------------------------------------------------------
+
+_WEIGHTS_MARK = "<!-- weights -->"
+
+
+class OnDisk:
+    """What the student's folder holds now: its weights' digest and its manifest's Merkle root
+    (None when the folder, the weights or the manifest are not there)."""
+
+    def __init__(self, folder: Path | None, weights: str | None, root: str | None) -> None:
+        self.folder, self.weights, self.root = folder, weights, root
+
+
+def on_disk(t: Training) -> OnDisk:
+    """Read the student's folder (``out_dir`` of the training) as it is on this machine."""
+    folder = Path(t.out_dir) if t.out_dir else None
+    if folder is None or not folder.is_dir():
+        return OnDisk(None, None, None)
+    # the digest of audits.gated.weights_digest: each weight file's name, size and bytes, in name order
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file())
+    h = hashlib.sha256()
+    for p in files:
+        h.update(f"{p.name}\0{p.stat().st_size}\0".encode())
+        with p.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    try:
+        root = json.loads((folder / "manifest.json").read_text("utf-8")).get("merkle_root")
+    except (OSError, ValueError, AttributeError):
+        root = None
+    return OnDisk(folder, h.hexdigest() if files else None, root if isinstance(root, str) else None)
+
+
+def _weights(t: Training, disk: OnDisk) -> list[str]:
+    """The weights section, from the files on disk; each value that disagrees with the ledger named."""
+    lines = ["## Weights", ""]
+    how = "over the weight files (`*.safetensors`, `*.bin`) in name order, each as its name, size and bytes"
+    if disk.folder is None:
+        lines.append(
+            f"- sha256 `{t.model_digest}` (as the ledger records it: the student's folder is not "
+            f"on this machine): {how}."
+        )
+        return lines
+    lines.append(f"- sha256 `{disk.weights}`, read from the files in the student's folder: {how}.")
+    disagree = []
+    if disk.weights != t.model_digest:
+        disagree.append(
+            f"the weights: the ledger recorded sha256 `{t.model_digest}`, the folder holds `{disk.weights}`"
+        )
+    if disk.root != t.dataset_id:
+        disagree.append(
+            f"manifest.json: the ledger recorded Merkle root `{t.dataset_id}`, the folder's "
+            f"manifest says `{disk.root}`"
+        )
+    if disagree:
+        lines += [
+            "",
+            "**The files on disk disagree with the ledger**; "
+            "`provenance verify --student FOLDER` names every file that changed:",
+            "",
+        ]
+        lines += [f"- {d}" for d in disagree]
+    else:
+        lines.append("- The weights and manifest.json on disk match the ledger's record of this training.")
+    return lines
 
 
 def _eu_summary(t: Training) -> list[str]:
@@ -253,8 +317,8 @@ def _model_body(
     lines = [
         f"# Student `{safe(t.student)}` (training {str(t.training_id)[:12]})",
         "",
-        f"This card was written by provenance {facts.tool_version} from its ledger; every number "
-        "on it is read from the ledger.",
+        f"This card was written by provenance {facts.tool_version} from its ledger and the student's "
+        "folder: every number on it is read from the ledger, the weights' digest from the files on disk.",
         "",
         *_model(t, base_licence, licence, hub_base),
         *_data(t, dataset),

@@ -184,3 +184,30 @@ def test_an_ed25519_key_signs_no_student(students: dict[str, Path], tmp_path: Pa
         "train", "--policy", str(light), "--out", str(out), "--sign", str(key), *TRAIN, db=students["db"]
     )
     assert result.exit_code == 2 and "EC P-256" in result.stderr and not out.exists()
+
+
+def test_the_model_card_is_written_from_the_files_on_disk(students: dict[str, Path], tmp_path: Path) -> None:
+    import dataclasses
+
+    from provenance.core.ledger import Ledger
+    from reports.facts import collect
+    from reports.model_card import model_card
+
+    with Ledger.open(students["db"], read_only=True) as ledger:
+        facts = collect(ledger)
+    report = json.loads((students["unsigned"] / "AUDIT.json").read_text())
+    training_id = report["training"]["training_id"]
+    card = model_card(facts, training_id)
+    assert "read from the files in the student's folder" in card and "match the ledger" in card
+    # the same training, its folder now holding other weights and another manifest
+    copy = copy_of(students, "unsigned", tmp_path)
+    shutil.copyfile(students["signed"] / "model.safetensors", copy / "model.safetensors")
+    (copy / "manifest.json").write_text(json.dumps({"merkle_root": "0" * 64}))
+    ours = [t for t in facts.trainings if t.training_id == training_id]
+    facts.trainings = [dataclasses.replace(t, out_dir=str(copy)) for t in ours]
+    card = model_card(facts, training_id)
+    assert "The files on disk disagree with the ledger" in card
+    assert report["training"]["model_digest"] in card and "0" * 64 in card
+    from audits.gated import weights_digest
+
+    assert f"weights_sha256: {weights_digest(copy)}" in card  # the card's metadata says what is on disk
