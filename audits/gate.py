@@ -33,6 +33,7 @@ from provenance.core.clock import utcnow
 from provenance.core.ledger import Ledger
 from provenance.core.trainings import Dataset, store_dataset
 from provenance.core.vocabulary import NOT_PERMITTED, Decision
+from provenance.queries import audit as audit_trail
 from provenance.queries import gate as queries
 
 
@@ -254,6 +255,7 @@ def _describe_selection(ledger: Ledger, gate: GateResult, result: PackResult) ->
 def _record(ledger: Ledger, gate: GateResult) -> None:
     """The gate's verdict as a run (audited), with the dataset and its members."""
     params = {"pack": gate.pack["name"], "pack_hash": gate.pack["hash"], "student": gate.student}
+    seq, head = audit_trail.head(ledger)  # the chain head the verdict saw (verify warns if it goes)
     with ledger.run("gate", params) as run:
         gate.run_id = run.run_id
         dataset = Dataset(
@@ -280,5 +282,6 @@ def _record(ledger: Ledger, gate: GateResult) -> None:
             "licence_verdicts": gate.licence_verdicts,
             "obligations": gate.obligations,
             "teacher_mix": gate.teacher_mix,
+            "chain_head": {"seq": seq, "hash": head},
         }
         run.status = "ok" if gate.passed else "failed"

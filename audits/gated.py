@@ -242,6 +242,8 @@ def _train(
         }
         with run.step():
             store_training(ledger, stored, run.run_id)
+            seq, head = trail.head(ledger)  # the chain head this training saw (verify warns if it goes)
+            sealed["chain_head"] = {"seq": seq, "hash": head}
             run.end({"training_id": training_id, "model_digest": digest, "metrics": result.metrics, **sealed})
     return report, training_id
 

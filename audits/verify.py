@@ -40,7 +40,9 @@ class VerifyResult:
     entries: int
     head: str
     problems: list[Problem] = field(default_factory=list)
-    unsealed: list[str] = field(default_factory=list)  # runs still running (not yet audited)
+    unsealed: list[str] = field(default_factory=list)  # runs in progress in this process (not yet audited)
+    interrupted: list[str] = field(default_factory=list)  # runs closed failed by the next writer
+    warnings: list[str] = field(default_factory=list)  # what does not fail verify but should be seen
     seconds: float = 0.0
 
     @property
@@ -57,6 +59,8 @@ class VerifyResult:
             "first_problem": asdict(self.problems[0]) if self.problems else None,
             "problems": [asdict(p) for p in self.problems],
             "unsealed_runs": self.unsealed,
+            "interrupted_runs": self.interrupted,
+            "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
         }
 
@@ -192,7 +196,9 @@ def _runs(ledger: Ledger, last_of_run: _Audited, problems: list[Problem]) -> lis
                 "but began after it: the list was altered",
             )
         )
-    for run_id, tables in trail.row_counts(ledger).items():
+    counts = trail.row_counts(ledger)
+    unsealed = _unvouched(ledger, unsealed, counts, problems)
+    for run_id, tables in counts.items():
         if run_id in statuses:
             continue
         for table, n in sorted(tables.items()):
@@ -205,6 +211,51 @@ def _runs(ledger: Ledger, last_of_run: _Audited, problems: list[Problem]) -> lis
                 )
             )
     return unsealed
+
+
+def _unvouched(
+    ledger: Ledger, running: list[str], counts: dict[str, dict[str, int]], problems: list[Problem]
+) -> list[str]:
+    """Rows of a run marked running that no live process holds: no audit row vouches for them, and
+    none ever will (the next writer closes the run failed). Return the runs really in progress (this
+    process's own; DuckDB's lock keeps any other writer out while verify reads) and those that
+    wrote nothing."""
+    live = ledger.live_runs()
+    still: list[str] = []
+    for run_id in running:
+        tables = counts.get(run_id, {})
+        if run_id in live or not tables:
+            still.append(run_id)
+            continue
+        for table, n in sorted(tables.items()):
+            problems.append(
+                Problem(
+                    None,
+                    run_id,
+                    table,
+                    f"{table}: {n} rows of run {run_id[:12]}, which no audit row vouches for: the run is "
+                    "marked running but no live process holds the ledger (rows written with SQL, or a "
+                    "process that died); they do not count, and the next writer closes the run failed",
+                )
+            )
+    return still
+
+
+def _truncated(ledger: Ledger, entries: int, head: str) -> list[str]:
+    """Warnings when a gate or training recorded a chain head that the trail no longer reaches or holds."""
+    warnings: list[str] = []
+    for run_id, kind, seq, digest in trail.recorded_heads(ledger):
+        if seq > entries:
+            warnings.append(
+                f"the trail has {entries} rows, but {kind} run {run_id[:12]} recorded chain head "
+                f"{digest[:12]} at row {seq}: the latest runs were deleted"
+            )
+        elif trail.hash_at(ledger, seq) != digest:
+            warnings.append(
+                f"{kind} run {run_id[:12]} recorded chain head {digest[:12]} at row {seq}, "
+                "which is not that row of this trail"
+            )
+    return warnings
 
 
 def verify_ledger(ledger: Ledger) -> VerifyResult:
@@ -221,6 +272,8 @@ def verify_ledger(ledger: Ledger) -> VerifyResult:
         head=head,
         problems=problems,
         unsealed=unsealed,
+        interrupted=trail.interrupted_runs(ledger),
+        warnings=_truncated(ledger, len(rows), head),
         seconds=time.perf_counter() - started,
     )
 
@@ -247,7 +300,14 @@ def check_report(ledger: Ledger, path: Path, pubkey: Path | None = None) -> Repo
         raise InputError(f"not an AUDIT.json: {exc}", path=path) from None
     lines, ok = [], True
     found = trail.hash_at(ledger, chain.get("seq"))
-    if found is None or found != chain.get("head"):
+    last, _ = trail.head(ledger)
+    if found is None and isinstance(chain.get("seq"), int) and chain["seq"] > last:
+        ok = False
+        lines.append(
+            f"the trail ends at row {last}, but the report recorded chain head "
+            f"{str(chain.get('head'))[:12]} at row {chain['seq']}: the latest runs were deleted"
+        )
+    elif found is None or found != chain.get("head"):
         ok = False
         lines.append(
             f"report chain head {str(chain.get('head'))[:12]} (row {chain.get('seq')}) "

@@ -7,7 +7,7 @@ one is a run of its own, so the audit log vouches for it. Expired waivers are ke
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -17,6 +17,7 @@ from provenance.core.ids import content_id
 from provenance.core.ledger import Ledger
 from provenance.core.models import NodeKind
 from provenance.core.waivers import store_waiver
+from provenance.queries import audit as audit_trail
 from provenance.queries import gate as queries
 
 
@@ -31,6 +32,7 @@ class Waiver:
     reason: str
     approver: str
     expires: date
+    seq: int | None = None  # the audit row that seals the waiver's run
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
@@ -42,6 +44,7 @@ class Waiver:
             "reason": self.reason,
             "approver": self.approver,
             "expires": self.expires.isoformat(),
+            "audit_seq": self.seq,
         }
 
     def expired(self, today: date) -> bool:
@@ -101,7 +104,7 @@ def add_waiver(
             run_id=run.run_id,
         )
         run.summary = waiver.as_dict()
-    return waiver
+    return replace(waiver, seq=audit_trail.head(ledger)[0])
 
 
 def _target(ledger: Ledger, example: str | None, teacher: str | None) -> str | None:

@@ -347,9 +347,16 @@ def verify(
                 out.print(f"  · {p.message}")
         for run in result.unsealed:
             out.print(
-                f"  note: run {run[:12]} is still running (or was killed); "
-                "it is audited when the next run starts"
+                f"  note: run {run[:12]} is marked running and wrote nothing; "
+                "the next writer closes it failed"
             )
+        for run in result.interrupted:
+            out.print(
+                f"  note: run {run[:12]} was interrupted (its process ended); the next writer closed it "
+                "failed, and what it wrote does not count"
+            )
+        for warning in result.warnings:
+            out.print(f"  [yellow]warning[/]: {warning}")
         if report_check is not None:
             for line in report_check.lines:
                 out.print(f"  {line}")

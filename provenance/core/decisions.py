@@ -13,13 +13,16 @@ from typing import Any
 from provenance.core.clock import utcnow
 from provenance.core.ids import content_id
 from provenance.core.ledger import Ledger
+from provenance.core.vouched import COUNTED_RUNS
 
 #: The current decision of every example under one context (``?`` = context id): the newest batch
 #: wins, column by column (``arg_max_null`` keeps a newer NULL reason rather than an older one).
-CURRENT_DECISIONS = """
+#: Only batches of runs whose rows count (:data:`provenance.core.vouched.COUNTED_RUNS`) are read.
+CURRENT_DECISIONS = f"""
     SELECT example_id, arg_max(decision, batch_id) AS decision,
            arg_max_null(reason, batch_id) AS reason, arg_max_null(ref, batch_id) AS ref
-    FROM decisions WHERE batch_id IN (SELECT batch_id FROM decision_batches WHERE context_id = ?)
+    FROM decisions WHERE batch_id IN (SELECT batch_id FROM decision_batches WHERE context_id = ?
+                                      AND run_id IN ({COUNTED_RUNS}))
     GROUP BY example_id
 """
 

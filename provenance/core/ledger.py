@@ -21,7 +21,7 @@ from typing import Any, Self
 import duckdb
 import pyarrow as pa
 
-from provenance.core import audit_log, migrate
+from provenance.core import audit_log, migrate, vouched
 from provenance.core.batch import WriteBatch
 from provenance.core.clock import utcnow
 from provenance.core.errors import (
@@ -266,14 +266,15 @@ class Ledger:
         """Record the start of a run; return its id.
 
         Runs that another process left running (it was killed: this process holds the write lock
-        now) are marked interrupted first, and every finished run without an audit row gets one,
-        so the rows they wrote are vouched for before anything else is written. Credentials in
+        now) are closed ``failed`` with an audit row of their own first (their rows never count),
+        and runs from before the audit log get their audit row. Credentials in
         ``params`` are masked (:func:`provenance.core.secrets.redact`).
         """
         self._require_transaction()
         self._seal_unaudited()
         run_id = uuid.uuid4().hex
         self._active_runs.add(run_id)
+        self._note_own_runs()
         self.con.execute(
             "INSERT INTO runs (run_id, kind, started_at, status, tool_version, params) "
             "VALUES (?, ?, ?, 'running', ?, ?)",
@@ -292,9 +293,12 @@ class Ledger:
         self._active_runs.discard(run_id)
 
     def _seal_unaudited(self) -> None:
-        """Audit what no run of this process began: runs a killed process left running (this process
-        holds the write lock now, so they are dead) and runs from before the audit log existed. A
-        finished run without an audit row can only come from an altered log: refuse to write."""
+        """Close what no run of this process began. A run another process left running is dead
+        (this process holds the write lock now): it is closed ``failed`` with its own audit row, so
+        what it wrote stays visible but never counts (:mod:`provenance.core.vouched`); whether a
+        killed run of this tool or rows forged with SQL under a run of their own, no other run's audit
+        row vouches for them. Runs from before the audit log existed get their audit row. A finished
+        run without an audit row can only come from an altered log: refuse to write."""
         active = list(self._active_runs) or [""]
         orphans = self.con.execute(
             "SELECT run_id, status, run_id IN (SELECT run_id FROM audit_legacy) FROM runs "
@@ -304,16 +308,41 @@ class Ledger:
         ).fetchall()
         for run_id, status, legacy in orphans:
             if status == "running":
-                self.con.execute(
-                    "UPDATE runs SET finished_at = ?, status = 'interrupted' WHERE run_id = ?",
-                    [utcnow(), run_id],
-                )
+                self._close_dead_run(run_id)
             elif not legacy:
                 raise LedgerError(
                     f"run {run_id[:12]} finished ({status}) but has no audit row: the audit log of "
                     f"{self.path} was altered; `provenance verify` names what changed"
                 )
             audit_log.append(self.con, run_id)
+
+    def _close_dead_run(self, run_id: str) -> None:
+        """Mark a run whose process is gone ``failed``, interrupted (its rows never count)."""
+        row = self.con.execute("SELECT summary FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        try:
+            summary = json.loads(row[0]) if row and row[0] else {}
+        except ValueError:
+            summary = {"summary": row[0] if row else None}
+        if not isinstance(summary, dict):
+            summary = {"summary": summary}
+        summary |= {
+            vouched.INTERRUPTED: True,
+            "error": "interrupted: its process ended without finishing the run; closed by the next "
+            "writer, and what it wrote does not count",
+        }
+        self.con.execute(
+            "UPDATE runs SET finished_at = ?, status = 'failed', summary = ? WHERE run_id = ?",
+            [utcnow(), json.dumps(summary, default=str), run_id],
+        )
+
+    def _note_own_runs(self) -> None:
+        """Tell the counted-runs filter (:mod:`provenance.core.vouched`) which runs this connection began."""
+        self.con.execute(f"SET VARIABLE {vouched.OWN_RUNS_VARIABLE} = ?", [sorted(self._active_runs)])
+
+    def live_runs(self) -> frozenset[str]:
+        """Runs begun through this connection and not yet ended: the only runs in progress while this
+        process holds the ledger (DuckDB's lock keeps any other process out)."""
+        return frozenset(self._active_runs)
 
     def ensure_teacher(self, teacher: Teacher | None, run_id: str) -> str | None:
         """Store a teacher row if it is new; return its id (None for no teacher)."""

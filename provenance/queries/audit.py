@@ -6,6 +6,7 @@ from typing import Any
 
 from provenance.core import audit_log
 from provenance.core.ledger import Ledger
+from provenance.core.vouched import INTERRUPTED
 
 
 def entries(ledger: Ledger) -> list[tuple[Any, ...]]:
@@ -70,5 +71,29 @@ def legacy_runs_after_log(ledger: Ledger) -> list[str]:
         for (run_id,) in ledger.con.execute(
             "SELECT run_id FROM audit_legacy JOIN runs USING (run_id) "
             "WHERE started_at > (SELECT min(recorded_at) FROM audit_log)"
+        ).fetchall()
+    ]
+
+
+def recorded_heads(ledger: Ledger) -> list[tuple[str, str, int, str]]:
+    """(run id, kind, seq, hash) of each chain head a gate or training recorded in its run's summary,
+    highest seq first."""
+    return [
+        (str(run_id), str(kind), int(seq), str(digest))
+        for run_id, kind, seq, digest in ledger.con.execute(
+            "SELECT run_id, kind, CAST(json_extract(summary, '$.chain_head.seq') AS BIGINT), "
+            "json_extract_string(summary, '$.chain_head.hash') FROM runs "
+            "WHERE json_extract(summary, '$.chain_head.seq') IS NOT NULL ORDER BY 3 DESC, 1"
+        ).fetchall()
+    ]
+
+
+def interrupted_runs(ledger: Ledger) -> list[str]:
+    """Runs the next writer closed because their process was gone (their rows never count)."""
+    return [
+        str(run_id)
+        for (run_id,) in ledger.con.execute(
+            "SELECT run_id FROM runs WHERE status = 'failed' "
+            f"AND json_extract_string(summary, '$.{INTERRUPTED}') = 'true' ORDER BY started_at"
         ).fetchall()
     ]

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from provenance.core.decisions import CURRENT_DECISIONS
 from provenance.core.ledger import Ledger
+from provenance.core.vouched import COUNTED_RUNS
 
 _COLUMNS = "rowid AS row, example_id, kind, instruction, input, output, messages"
 #: What a sequential check's decisions depend on besides settings: every example (in order), the
@@ -45,7 +46,7 @@ def undecided_rows(ledger: Ledger, context_id: int) -> list[int]:
         for r in ledger.con.execute(
             "SELECT e.rowid FROM examples e WHERE e.example_id NOT IN ("
             "  SELECT d.example_id FROM decisions d JOIN decision_batches b USING (batch_id)"
-            "  WHERE b.context_id = ?) ORDER BY e.rowid",
+            f"  WHERE b.context_id = ? AND b.run_id IN ({COUNTED_RUNS})) ORDER BY e.rowid",
             [context_id],
         ).fetchall()
     ]
@@ -87,7 +88,8 @@ def stored_scores(ledger: Ledger, contexts: list[int], ids: list[str]) -> dict[s
     rows = ledger.con.execute(
         "SELECT d.example_id, any_value(json_extract(d.details, '$.scores'))::VARCHAR FROM decisions d "
         "SEMI JOIN _ids USING (example_id) "
-        "WHERE d.batch_id IN (SELECT batch_id FROM decision_batches WHERE context_id IN (SELECT UNNEST(?))) "
+        "WHERE d.batch_id IN (SELECT batch_id FROM decision_batches WHERE context_id IN (SELECT UNNEST(?)) "
+        f"AND run_id IN ({COUNTED_RUNS})) "
         "GROUP BY d.example_id",
         [contexts],
     ).fetchall()
@@ -114,7 +116,9 @@ def sequential_basis(ledger: Ledger) -> tuple[Any, ...]:
 def last_basis(ledger: Ledger, context_id: int) -> str | None:
     """The basis the newest check run under the context recorded (None: no run yet)."""
     row = ledger.con.execute(
-        "SELECT basis FROM check_runs WHERE context_id = ? ORDER BY started_at DESC LIMIT 1", [context_id]
+        f"SELECT basis FROM check_runs WHERE context_id = ? AND run_id IN ({COUNTED_RUNS}) "
+        "ORDER BY started_at DESC LIMIT 1",
+        [context_id],
     ).fetchone()
     return None if row is None else row[0]
 
@@ -175,7 +179,7 @@ def claims_of(ledger: Ledger, example_ids: list[str]) -> list[dict[str, Any]]:
     """
     _examples = pa.table({"example_id": pa.array(example_ids, pa.string())})  # read by name below
     cur = ledger.con.execute(
-        """
+        f"""
         SELECT p.example_id, p.set_id, p.claim, p.source_index, p.source_line, p.source_part, p.source_row,
                p.source_item, p.source_record_id, p.prompt, p.prompt_template_hash, p.request_id,
                p.usage::VARCHAR AS usage, p.extra::VARCHAR AS extra,
@@ -186,6 +190,7 @@ def claims_of(ledger: Ledger, example_ids: list[str]) -> list[dict[str, Any]]:
                t.fingerprint AS teacher_fingerprint, t.endpoint AS teacher_endpoint
         FROM provenance p SEMI JOIN _examples x USING (example_id)
         JOIN provenance_sets s USING (set_id) LEFT JOIN teachers t USING (teacher_id)
+        WHERE p.run_id IN ({COUNTED_RUNS})
         ORDER BY p.example_id, p.set_id, p.claim
         """
     )

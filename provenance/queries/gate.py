@@ -17,8 +17,25 @@ from provenance.core.decisions import CURRENT_DECISIONS
 from provenance.core.ledger import Ledger
 from provenance.core.trainings import SELECTION_TABLE
 from provenance.core.vocabulary import EXCLUDING
+from provenance.core.vouched import COUNTED_RUNS
 
-_WAIVER_COLUMNS = "waiver_id, check_name, example_id, teacher, reason, approver, expires"
+_WAIVER_COLUMNS = (
+    "w.waiver_id, w.check_name, w.example_id, w.teacher, w.reason, w.approver, w.expires, "
+    "(SELECT max(a.seq) FROM audit_log a WHERE a.run_id = w.run_id) AS seq"
+)
+#: Waivers that count: written by ``provenance waive`` (a ``waiver`` run whose parameters are the
+#: waiver), with a reason and a named approver, under a run sealed by its own audit row.
+_HONOURED = f"""
+    FROM waivers w JOIN runs r ON r.run_id = w.run_id
+    WHERE w.run_id IN ({COUNTED_RUNS}) AND r.kind = 'waiver' AND r.status = 'ok'
+      AND w.run_id IN (SELECT run_id FROM audit_log)
+      AND trim(coalesce(w.approver, '')) <> '' AND trim(coalesce(w.reason, '')) <> ''
+      AND json_extract_string(r.params, '$.approver') IS NOT DISTINCT FROM w.approver
+      AND json_extract_string(r.params, '$.check') IS NOT DISTINCT FROM w.check_name
+      AND json_extract_string(r.params, '$.example_id') IS NOT DISTINCT FROM w.example_id
+      AND json_extract_string(r.params, '$.teacher') IS NOT DISTINCT FROM w.teacher
+      AND json_extract_string(r.params, '$.expires') IS NOT DISTINCT FROM CAST(w.expires AS VARCHAR)
+"""
 
 
 @dataclass(frozen=True)
@@ -86,7 +103,7 @@ def _waived(ledger: Ledger, waivers: Sequence[WaiverScope]) -> None:
         else:
             con.execute(
                 "INSERT INTO gate_waived SELECT DISTINCT ?, example_id, ? FROM provenance_records "
-                "WHERE teacher_model = ?",
+                f"WHERE teacher_model = ? AND run_id IN ({COUNTED_RUNS})",
                 [w.check, w.waiver_id, w.teacher],
             )
 
@@ -103,15 +120,20 @@ def _verdicts(ledger: Ledger) -> None:
         FROM gate_current c LEFT JOIN gate_waived w USING (check_name, example_id)"""
     )
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE gate_verdicts AS
-        WITH own AS (
+        f"""CREATE OR REPLACE TEMP TABLE gate_verdicts AS
+        WITH counted AS ({COUNTED_RUNS}),
+        own AS (
             SELECT e.example_id,
                    coalesce(bool_or(h.excludes AND h.waiver_id IS NULL), false) AS excluded,
                    coalesce(bool_or(h.decision = 'redact' AND h.waiver_id IS NULL), false) AS redacted,
                    coalesce(bool_or(h.excludes AND h.decision <> 'redact' AND h.waiver_id IS NULL), false)
                        AS excluded_otherwise,
                    coalesce(bool_or(h.decision = 'block' AND h.waiver_id IS NULL), false) AS blocked
-            FROM examples e LEFT JOIN gate_hits h USING (example_id) GROUP BY e.example_id
+            FROM examples e LEFT JOIN gate_hits h USING (example_id)
+            WHERE e.first_run_id IN (SELECT run_id FROM counted)
+               OR e.example_id IN (SELECT example_id FROM provenance
+                                   WHERE run_id IN (SELECT run_id FROM counted))
+            GROUP BY e.example_id
         ),
         copies AS (
             SELECT l.child_id AS example_id, bool_or(p.redacted) AS original_redacted
@@ -190,7 +212,7 @@ def teacher_mix(ledger: Ledger) -> dict[str, int]:
             "SELECT coalesce(teacher_model, "
             "CASE WHEN origin = 'human' THEN 'none (human)' ELSE 'unknown' END) k, "
             f"count(DISTINCT example_id) FROM provenance_records SEMI JOIN {SELECTION_TABLE} "
-            "USING (example_id) GROUP BY k ORDER BY 2 DESC, 1"
+            f"USING (example_id) WHERE run_id IN ({COUNTED_RUNS}) GROUP BY k ORDER BY 2 DESC, 1"
         ).fetchall()
     }
 
@@ -227,14 +249,15 @@ def selected_examples(ledger: Ledger) -> list[tuple[str, str | None, str | None,
 
 
 def waivers(ledger: Ledger, active_on: date | None = None) -> list[tuple[Any, ...]]:
-    """(waiver id, check, example id, teacher, reason, approver, expires) of every waiver, oldest
-    first; only those that have not expired on ``active_on`` when given (the expiry day counts)."""
+    """(waiver id, check, example id, teacher, reason, approver, expires, audit row) of every waiver
+    that counts (see ``_HONOURED``: rows forged with SQL are left out), oldest first; only those
+    that have not expired on ``active_on`` when given (the expiry day counts)."""
     if active_on is None:
         return ledger.con.execute(
-            f"SELECT {_WAIVER_COLUMNS} FROM waivers ORDER BY created_at, waiver_id"
+            f"SELECT {_WAIVER_COLUMNS} {_HONOURED} ORDER BY w.created_at, w.waiver_id"
         ).fetchall()
     return ledger.con.execute(
-        f"SELECT {_WAIVER_COLUMNS} FROM waivers WHERE expires >= ? ORDER BY created_at, waiver_id",
+        f"SELECT {_WAIVER_COLUMNS} {_HONOURED} AND w.expires >= ? ORDER BY w.created_at, w.waiver_id",
         [active_on],
     ).fetchall()
 
