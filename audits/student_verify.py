@@ -100,17 +100,15 @@ def _report(folder: Path) -> dict[str, Any] | None:
     return report if isinstance(report, dict) else None
 
 
-def _find(ledger: Ledger, folder: Path, report: dict[str, Any] | None) -> StudentRecord | None:
+def _find(ledger: Ledger, folder: Path, report: dict[str, Any] | None, weights: str) -> StudentRecord | None:
     """The training of this folder: the one its AUDIT.json names, else the one written to this
     folder, else the one with these weights (everything is then checked against it)."""
-    from audits.gated import weights_digest
-
     named = ((report or {}).get("training") or {}).get("training_id")
     return student_record(
         ledger,
         training_id=named if isinstance(named, str) else None,
         out_dir=str(folder.resolve()),
-        model_digest=weights_digest(folder),
+        model_digest=weights,
     )
 
 
@@ -139,11 +137,9 @@ def _files(folder: Path, record: StudentRecord, result: StudentCheck) -> None:
             )
 
 
-def _training_row(folder: Path, record: StudentRecord, result: StudentCheck) -> None:
-    """The weights against the training row's digest, manifest.json against its Merkle root."""
-    from audits.gated import weights_digest
-
-    found = weights_digest(folder)
+def _training_row(folder: Path, record: StudentRecord, found: str, result: StudentCheck) -> None:
+    """The weights (``found``: their digest now) against the training row's digest, manifest.json
+    against its Merkle root."""
     if found != record.model_digest:
         result.mismatches.append(
             Mismatch("weights (*.safetensors, *.bin)", f"digest {record.model_digest}", f"digest {found}")
@@ -258,8 +254,10 @@ def check_student(ledger: Ledger, folder: Path, pubkey: Path | None = None) -> S
     if not folder.is_dir():
         raise InputError("not a folder (give the student's folder)", path=folder)
     result = StudentCheck(str(folder))
-    report = _report(folder)
-    record = _find(ledger, folder, report)
+    from audits.gated import weights_digest
+
+    report, weights = _report(folder), weights_digest(folder)
+    record = _find(ledger, folder, report, weights)
     if record is None:
         result.mismatches.append(
             Mismatch(str(folder), "a student this ledger trained", "no training of this ledger matches it")
@@ -267,7 +265,7 @@ def check_student(ledger: Ledger, folder: Path, pubkey: Path | None = None) -> S
         return result
     result.training_id = record.training_id
     _files(folder, record, result)
-    _training_row(folder, record, result)
+    _training_row(folder, record, weights, result)
     _audit_files(folder, record, report, result)
     _signature(folder, record, report, pubkey, result)
     return result
