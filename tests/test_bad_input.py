@@ -371,3 +371,58 @@ def test_long_rows_hash_as_duckdb_would(tmp_path: Path, monkeypatch: pytest.Monk
         assert audit_log.digests(ledger.con) == expected
         run_id = next(iter(expected))
         assert audit_log.digests(ledger.con, run_id) == {run_id: expected[run_id]}
+
+
+@pytest.mark.parametrize(
+    ("content", "fmt", "where"),
+    [
+        (lines(GOOD, GOOD | {"output": "é" * 600_000}), "jsonl", ":2: record 1: field 'output'"),
+        (
+            json.dumps([GOOD, GOOD | {"input": "x" * 1_200_000}], indent=2).encode(),
+            "alpaca",
+            ":7: record 1: field 'input'",
+        ),
+        (
+            lines(
+                {
+                    "messages": [
+                        {"role": "user", "content": "hi"},
+                        {"role": "assistant", "content": "z" * 1_200_000},
+                    ]
+                }
+            ),
+            "chat",
+            ":1: record 0: field 'messages[1].content'",
+        ),
+        (
+            lines(GOOD | {"meta": {"notes": ["x" * 1_200_000]}}),
+            "jsonl",
+            ":1: record 0: field 'meta.notes[0]'",
+        ),
+    ],
+    ids=["jsonl", "json-list", "chat", "nested-unused"],
+)
+def test_a_field_over_the_limit_names_record_field_size_and_setting(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, fmt: str, where: str
+) -> None:
+    monkeypatch.setenv("PROVENANCE_MAX_FIELD_BYTES", "1000000")
+    path = tmp_path / "big.json"
+    path.write_bytes(content)
+    before = snapshot(db)
+    result = run_cli("import", str(path), "--format", fmt, db=db)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(
+        f"error: {path}{where} is 1,200,000 bytes, over the limit of 1,000,000 bytes"
+    ), result.stderr
+    assert "PROVENANCE_MAX_FIELD_BYTES" in result.stderr
+    assert snapshot(db) == before
+
+
+def test_a_bad_field_limit_setting_is_refused(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROVENANCE_MAX_FIELD_BYTES", "lots")
+    path = tmp_path / "ok.jsonl"
+    path.write_bytes(lines(GOOD))
+    result = run_cli("import", str(path), "--format", "jsonl", db=db)
+    assert result.exit_code == 2 and "PROVENANCE_MAX_FIELD_BYTES='lots' is not a positive" in result.stderr

@@ -8,6 +8,7 @@ is kept as its source record id.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from json.encoder import encode_basestring as _quote
 from typing import Any, NamedTuple
@@ -425,3 +426,66 @@ def check_text(value: str | None, src: Source, pos: int, index: int) -> str | No
         except UnicodeEncodeError:
             raise src.error("text contains an invalid \\u escape (a lone surrogate)", pos, index) from None
     return value
+
+
+#: the environment variable that sets the largest field an import accepts, in bytes of UTF-8
+FIELD_LIMIT_VAR = "PROVENANCE_MAX_FIELD_BYTES"
+DEFAULT_FIELD_LIMIT = 64 << 20
+
+
+def field_limit() -> int:
+    """The largest field an import accepts (``$PROVENANCE_MAX_FIELD_BYTES``, default 64 MiB).
+
+    Raises:
+        InputError: the variable is not a positive whole number.
+    """
+    raw = os.environ.get(FIELD_LIMIT_VAR, "").strip()
+    if not raw:
+        return DEFAULT_FIELD_LIMIT
+    try:
+        limit = int(raw.replace("_", ""))
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise InputError(f"{FIELD_LIMIT_VAR}={raw!r} is not a positive whole number of bytes")
+    return limit
+
+
+def oversized(record: Any, limit: int) -> tuple[str, int] | None:
+    """The first field of ``record`` (a dotted path, ``messages[2].content``) whose text is over
+    ``limit`` bytes of UTF-8, and its size; None when every field fits."""
+    stack: list[tuple[str, Any]] = [("", record)]
+    while stack:
+        path, value = stack.pop()
+        kind = type(value)
+        if kind is str:
+            if len(value) * 4 > limit:
+                size = len(value.encode("utf-8", "surrogatepass"))
+                if size > limit:
+                    return path or "(record)", size
+        elif kind is dict:
+            for key, item in reversed(value.items()):
+                stack.append((f"{path}.{key}" if path else str(key), item))
+                stack.append((f"{path}.{key} (its name)" if path else f"{key} (its name)", key))
+        elif kind is list:
+            stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+    return None
+
+
+def check_sizes(records: list[Any], positions: list[int | None], first: int, src: Source, limit: int) -> None:
+    """Refuse a record with a field over ``limit`` bytes, naming the record, the field, its size
+    and the setting; ``first`` is the index of ``records[0]`` in the source. Flat records of
+    short strings pass a quick test; others are walked."""
+    quick = limit // 4
+    for i, record in enumerate(records):
+        if type(record) is dict and all(type(v) is str and len(v) <= quick for v in record.values()):
+            continue
+        found = oversized(record, limit)
+        if found is not None:
+            field, size = found
+            raise src.error(
+                f"field '{field}' is {size:,} bytes, over the limit of {limit:,} bytes "
+                f"(set {FIELD_LIMIT_VAR} to raise it)",
+                positions[i],
+                first + i,
+            )

@@ -21,9 +21,11 @@ from generators.importers.mappings import (
     MAPPERS,
     InstructionColumns,
     Mapped,
+    check_sizes,
     check_text,
     detect_mapping,
     extra_json,
+    field_limit,
     map_instruction_columns,
     parse_task,
     type_name,
@@ -247,9 +249,11 @@ def _stream(
 ) -> tuple[int, int, dict[str, int]]:
     """Map every record and hand full batches to the writer; return records, examples, unused."""
     unused = _UnusedFields()
+    limit = field_limit()
     with BackgroundWriter(ledger, context, counts) as writer:
         stream = _Stream(src, MAPPERS[mapping], writer, unused)
         for records, positions in src.chunks():
+            check_sizes(records, positions, stream.records, src, limit)
             if mapping == "instruction" and not src.escapes:
                 columns = map_instruction_columns(records)
                 if columns is not None:
@@ -379,7 +383,9 @@ def import_seeds(
         index = -1
         with BackgroundWriter(ledger, context, counts) as writer:
             batch = WriteBatch()
+            limit = field_limit()
             for index, (record, pos) in enumerate(src):
+                check_sizes([record], [pos], index, src, limit)
                 seed, task_extra = _seed(record, src, pos, index)
                 batch.add_seed(
                     seed_id=seed.id,
