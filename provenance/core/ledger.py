@@ -415,7 +415,8 @@ class Ledger:
                 "provenance",
                 batch.claims_table(),
                 key=("example_id", "claim"),
-                scope=("set_id = ?", [set_id]),
+                # a claim a run wrote whose rows do not count (its process died) is written again
+                scope=(f"set_id = ? AND run_id IN ({vouched.COUNTED_RUNS})", [set_id]),
                 constants={"set_id": set_id, "run_id": context.run_id},
                 computed={
                     "claim": (
