@@ -9,6 +9,7 @@ detected with langdetect (seeded, so the same data gives the same answer).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -41,7 +42,8 @@ from reports.eu_summary_model import (
 )
 
 NAMED_SHARE = 0.03  # 2.1: every dataset that is at least 3% of a modality's data is named
-LANGUAGE_SAMPLE = 5000  # at most this many examples are given to the language detector
+LANGUAGE_SAMPLE = 2000  # at most this many examples are given to the language detector
+LANGUAGE_CHARS = 1000  # of each example's text, the first this many characters
 LANGUAGE_FLOOR = 0.01  # a language counts as covered from 1% of the examples detected
 TEXT_BANDS = ((10**9, "Less than 1 billion tokens"), (10**13, "1 billion to 10 trillion tokens"))
 QUERY = "provenance.queries.eu."
@@ -81,6 +83,32 @@ def size_band(tokens: int) -> str:
     return next((label for limit, label in TEXT_BANDS if tokens < limit), "More than 10 trillion tokens")
 
 
+def _tokenizer(student_dir: Path) -> tuple[Any, str]:
+    """(encode a list of texts to lists of ids, the tokenizer's description) for the student's own
+    tokenizer: its tokenizer.json through ``tokenizers`` when there is one (no torch), else through
+    transformers' AutoTokenizer (``local_files_only``)."""
+    path = student_dir / "tokenizer.json"
+    if path.is_file():
+        from tokenizers import Tokenizer
+
+        fast = Tokenizer.from_file(str(path))
+        size = fast.get_vocab_size()
+
+        def encode(texts: list[str]) -> list[list[int]]:
+            return [e.ids for e in fast.encode_batch(texts, add_special_tokens=False)]
+
+        return encode, f"the student's tokenizer (its tokenizer.json, vocabulary {size:,})"
+    from transformers import AutoTokenizer
+
+    slow = AutoTokenizer.from_pretrained(str(student_dir), local_files_only=True)
+    slow.model_max_length = 1 << 62  # counting only: no warning about texts longer than training's
+
+    def encode_slow(texts: list[str]) -> list[list[int]]:
+        return list(slow(texts, add_special_tokens=False)["input_ids"])
+
+    return encode_slow, f"the student's tokenizer ({type(slow).__name__}, vocabulary {len(slow):,})"
+
+
 def count_tokens(texts: list[list[str]], student_dir: Path | None) -> tuple[int, str]:
     """(tokens, how they were counted): with the student's tokenizer when there is a student folder,
     else whitespace-separated words."""
@@ -88,38 +116,46 @@ def count_tokens(texts: list[list[str]], student_dir: Path | None) -> tuple[int,
         return sum(len(p.split()) for parts in texts for p in parts), (
             "whitespace-separated words of each text field (no student given, so no tokenizer)"
         )
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(student_dir), local_files_only=True)
-    tokenizer.model_max_length = 1 << 62  # counting only: no warning about texts longer than training's
+    encode, name = _tokenizer(student_dir)
     flat = [p for parts in texts for p in parts]
-    total = 0
-    for start in range(0, len(flat), 1024):
-        encoded = tokenizer(flat[start : start + 1024], add_special_tokens=False)["input_ids"]
-        total += sum(len(ids) for ids in encoded)
-    name = type(tokenizer).__name__
-    return total, (
-        f"the student's tokenizer ({name}, vocabulary {len(tokenizer)}, loaded from the student folder), "
-        "each text field without special tokens or prompt template"
-    )
+    total = sum(len(ids) for start in range(0, len(flat), 1024) for ids in encode(flat[start : start + 1024]))
+    return total, f"{name}, loaded from the student folder; each text field without special tokens or prompt"
+
+
+@functools.cache
+def _language_factory() -> Any:
+    """langdetect's detector factory with its profiles loaded once, seeded with 0."""
+    from langdetect import DetectorFactory
+    from langdetect.detector_factory import PROFILES_DIRECTORY
+
+    DetectorFactory.seed = 0
+    factory = DetectorFactory()
+    factory.load_profile(PROFILES_DIRECTORY)
+    factory.set_seed(0)
+    return factory
 
 
 def detect_languages(texts: list[list[str]]) -> tuple[dict[str, int], str]:
-    """(language code → examples, how): langdetect over each example's text, seeded; at most
-    :data:`LANGUAGE_SAMPLE` examples, evenly spaced in id order, when there are more."""
-    from langdetect import DetectorFactory, detect
+    """(language code → examples, how): langdetect over the start of each example's text, seeded; at
+    most :data:`LANGUAGE_SAMPLE` examples, evenly spaced in id order, when there are more."""
     from langdetect.lang_detect_exception import LangDetectException
 
-    DetectorFactory.seed = 0
+    factory = _language_factory()
     step = max(1, -(-len(texts) // LANGUAGE_SAMPLE))
     picked = texts[::step]
     counts: Counter[str] = Counter()
     for parts in picked:
+        detector = factory.create()
+        detector.set_max_text_length(LANGUAGE_CHARS)
+        detector.append("\n".join(parts))
         try:
-            counts[detect("\n".join(parts))] += 1
+            counts[detector.detect()] += 1
         except LangDetectException:  # no letters to go on (numbers, code)
             counts["undetermined"] += 1
-    how = f"langdetect {metadata.version('langdetect')} (seed 0), one detection per example's whole text"
+    how = (
+        f"langdetect {metadata.version('langdetect')} (seed 0), one detection per example on the first "
+        f"{LANGUAGE_CHARS:,} characters of its text"
+    )
     if step > 1:
         how += f", on {len(picked):,} of {len(texts):,} examples (every {step}th in id order)"
     return dict(counts.most_common()), how
@@ -206,6 +242,8 @@ def _answered(r: _Reader, answer: Any) -> Value:
     data = answer.model_dump(mode="json")
     if all(v is None for v in data.values()):
         return r.answer(None)
+    if data.get("used") is False:  # not used: nothing else to describe
+        data = {k: v for k, v in data.items() if v is not None}
     return r.answer({k: TO_BE_COMPLETED if v is None else v for k, v in data.items()})
 
 

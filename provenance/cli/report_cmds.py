@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,7 @@ def report() -> None:
       provenance report model-card --training 3fa2c1 --out students/tiny-1
       provenance report spdx --out sbom/
       provenance report croissant --out release/
+      provenance report eu-summary --student students/tiny-1 --answers eu-answers.yaml
     """
 
 
@@ -192,12 +194,19 @@ def croissant(state: State, out_dir: Path, name: str | None, as_json: bool) -> N
             console().print(f"mlcroissant: {warning}")
 
 
+@functools.cache
+def _registry() -> Any:
+    """The shipped teacher registry, read once."""
+    from policies.registry import load_registry
+
+    return load_registry()
+
+
 def _registry_link(model: str) -> dict[str, Any] | None:
     """The teacher registry's entry for ``model``: its id, provider and first evidence link."""
-    from policies.registry import load_registry
     from policies.resolve import resolve_model
 
-    entry = resolve_model(load_registry(), model).entry
+    entry = resolve_model(_registry(), model).entry
     if entry is None:
         return None
     url = next((e.url for e in entry.evidence if e.url), None)
