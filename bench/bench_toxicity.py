@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -56,6 +57,17 @@ def corpus() -> list[str]:
     records = json.loads((SHARED / "code-alpaca" / "new_codealpaca.json").read_text("utf-8"))
     texts += [record["output"] for record in records]
     return texts
+
+
+def score_upstream(upstream: Any, texts: list[str], batch_size: int) -> tuple[np.ndarray, float, float]:
+    """Upstream ``Detoxify.predict`` on consecutive batches: the scores, wall seconds, CPU seconds."""
+    start, cpu = time.perf_counter(), time.process_time()
+    rows = []
+    for i in range(0, len(texts), batch_size):
+        result = upstream.predict(texts[i : i + batch_size])
+        batch = np.array([np.atleast_1d(result[name]) for name in upstream.class_names], dtype=np.float32)
+        rows.append(batch.T)
+    return np.concatenate(rows), time.perf_counter() - start, time.process_time() - cpu
 
 
 def main() -> None:
@@ -100,14 +112,7 @@ def main() -> None:
         print(f"tokens per text: mean {np.mean(tokens):.0f}, max {max(tokens)}; "
               f"baseline pads to {padded} tokens for {sum(tokens)} real")  # fmt: skip
 
-        start, cpu = time.perf_counter(), time.process_time()
-        rows = []
-        for i in range(0, len(texts), args.batch_size):
-            result = upstream.predict(texts[i : i + args.batch_size])
-            batch = np.array([np.atleast_1d(result[name]) for name in upstream.class_names], dtype=np.float32)
-            rows.append(batch.T)
-        baseline = np.concatenate(rows)
-        baseline_s, baseline_cpu = time.perf_counter() - start, time.process_time() - cpu
+        baseline, baseline_s, baseline_cpu = score_upstream(upstream, texts, args.batch_size)
 
         start, cpu = time.perf_counter(), time.process_time()
         ours = scorer.predict(texts)
