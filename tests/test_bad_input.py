@@ -340,6 +340,7 @@ def test_control_characters_in_text_content_are_kept_verbatim(db: Path, tmp_path
     assert stored == [(text,)]
 
 
+@pytest.mark.slow
 def test_a_50_mb_field_imports_and_verifies_at_the_default_memory_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
