@@ -12,8 +12,10 @@ from typing import Any
 
 from provenance.core import audit_log
 from provenance.core.ledger import Ledger
+from provenance.core.vouched import COUNTED_RUNS
 
 _IN_DATASET = "example_id IN (SELECT example_id FROM dataset_examples WHERE dataset_id = ?)"
+_COUNTED = f"run_id IN ({COUNTED_RUNS})"  # claims and trainings count only when their run does
 
 
 def chain_head(ledger: Ledger) -> tuple[int, str]:
@@ -25,7 +27,7 @@ def training(ledger: Ledger, training_id: str) -> dict[str, Any] | None:
     """The trainings row with this id, or None."""
     rows = ledger.rows(
         "SELECT training_id, run_id, dataset_id, student, student_kind, base_model, out_dir, "
-        "CAST(created_at AS VARCHAR) AS created_at FROM trainings WHERE training_id = ?",
+        f"CAST(created_at AS VARCHAR) AS created_at FROM trainings WHERE training_id = ? AND {_COUNTED}",
         [training_id],
     )
     return rows[0] if rows else None
@@ -34,7 +36,9 @@ def training(ledger: Ledger, training_id: str) -> dict[str, Any] | None:
 def training_in_folder(ledger: Ledger, out_dir: str) -> dict[str, Any] | None:
     """The newest trainings row whose student was written to ``out_dir`` (a resolved path), or None."""
     row = ledger.con.execute(
-        "SELECT training_id FROM trainings WHERE out_dir = ? ORDER BY created_at DESC LIMIT 1", [out_dir]
+        f"SELECT training_id FROM trainings WHERE out_dir = ? AND {_COUNTED} "
+        "ORDER BY created_at DESC LIMIT 1",
+        [out_dir],
     ).fetchone()
     return training(ledger, str(row[0])) if row else None
 
@@ -97,7 +101,8 @@ def acquisition_dates(ledger: Ledger, dataset_id: str) -> dict[str, str | None]:
     (calls,) = ledger.con.execute(
         "SELECT CAST(max(c.completed_at) AS VARCHAR) FROM teacher_calls c "
         "WHERE c.request_id IN (SELECT p.request_id FROM provenance p "
-        f"WHERE p.{_IN_DATASET} AND p.request_id IS NOT NULL)",
+        f"WHERE p.{_IN_DATASET} AND p.request_id IS NOT NULL AND p.set_id IN "
+        f"(SELECT set_id FROM provenance_sets WHERE {_COUNTED}))",
         [dataset_id],
     ).fetchone() or (None,)
     return {"first_example": first, "newest_example": last, "newest_teacher_call": calls}
@@ -111,7 +116,8 @@ def declared_sources(ledger: Ledger, dataset_id: str) -> list[dict[str, Any]]:
         "list_sort(list_distinct(list(origin))) AS origins, "
         "list_sort(list_distinct(list(coalesce(licence, 'unknown')))) AS licences, "
         "count(DISTINCT example_id) AS examples FROM provenance_records "
-        f"WHERE source IS NOT NULL AND {_IN_DATASET} GROUP BY source ORDER BY examples DESC, source",
+        f"WHERE source IS NOT NULL AND {_IN_DATASET} AND {_COUNTED} GROUP BY source "
+        "ORDER BY examples DESC, source",
         [dataset_id],
     )
 
@@ -122,7 +128,7 @@ def machine_writers(ledger: Ledger, dataset_id: str) -> list[dict[str, Any]]:
     return ledger.rows(
         "SELECT teacher_model AS model, any_value(teacher_provider) AS provider, "
         "list_sort(list_distinct(list(method))) AS methods, count(DISTINCT example_id) AS examples "
-        f"FROM provenance_records WHERE origin = 'machine' AND {_IN_DATASET} "
+        f"FROM provenance_records WHERE origin = 'machine' AND {_IN_DATASET} AND {_COUNTED} "
         "GROUP BY teacher_model ORDER BY examples DESC, model NULLS LAST",
         [dataset_id],
     )
@@ -132,7 +138,7 @@ def origin_counts(ledger: Ledger, dataset_id: str) -> dict[str, int]:
     """Origin (human, machine, unknown) → the dataset's examples with a claim of that origin."""
     rows = ledger.con.execute(
         "SELECT origin, count(DISTINCT example_id) FROM provenance_records "
-        f"WHERE {_IN_DATASET} GROUP BY 1 ORDER BY 1",
+        f"WHERE {_IN_DATASET} AND {_COUNTED} GROUP BY 1 ORDER BY 1",
         [dataset_id],
     ).fetchall()
     return {str(k): int(n) for k, n in rows}
@@ -144,7 +150,8 @@ def licence_counts(ledger: Ledger, dataset_id: str) -> list[dict[str, Any]]:
         "SELECT coalesce(licence, 'unknown') AS licence, "
         "CASE WHEN terms_id IS NULL THEN NULL ELSE terms_id || coalesce('@' || terms_version, '') END "
         "AS terms, count(DISTINCT example_id) AS examples FROM provenance_records "
-        f"WHERE {_IN_DATASET} GROUP BY 1, 2 ORDER BY examples DESC, licence, terms NULLS FIRST",
+        f"WHERE {_IN_DATASET} AND {_COUNTED} "
+        "GROUP BY 1, 2 ORDER BY examples DESC, licence, terms NULLS FIRST",
         [dataset_id],
     )
 
