@@ -30,7 +30,7 @@ from generators.journal import Journal
 from generators.self_instruct import Similarity
 from provenance.core.errors import InputError
 from provenance.core.ledger import Ledger
-from provenance.core.models import Declaration, Origin, Teacher, Terms
+from provenance.core.models import Declaration, Origin, Teacher, Terms, control_problem
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,15 @@ def teacher_declaration(
     """The provenance of the teacher's output: from its registry entry, unless given.
 
     Declared terms that are the entry's keep the registry's class; terms left out are the entry's,
-    dated by its first evidence with a full retrieval date."""
+    dated by its first evidence with a full retrieval date.
+
+    Raises:
+        InputError: an option holds a control character (declared ids are plain text).
+    """
+    for name, value in (("--teacher", teacher), ("--licence", licence), ("--terms", terms)):
+        problem = control_problem(value)
+        if problem is not None:
+            raise InputError(f"{name}: the value {problem}")
     declared_terms = Terms.parse(terms) if terms else None
     registry_terms = entry.terms.id if entry is not None and entry.terms is not None else None
     if declared_terms is not None and entry is not None and registry_terms == declared_terms.id:

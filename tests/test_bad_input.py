@@ -427,3 +427,16 @@ def test_a_bad_field_limit_setting_is_refused(
     path.write_bytes(lines(GOOD))
     result = run_cli("import", str(path), "--format", "jsonl", db=db)
     assert result.exit_code == 2 and "PROVENANCE_MAX_FIELD_BYTES='lots' is not a positive" in result.stderr
+
+
+@pytest.mark.parametrize("option", ["--teacher", "--licence", "--terms"])
+def test_control_characters_in_generate_options_are_refused(db: Path, option: str) -> None:
+    args = ["--teacher", "gpt-4o-mini", "--base-url", "http://127.0.0.1:9/v1", "-n", "1"]
+    args += [option, "gpt\x1b]8;;https://e.vil\x07x"]
+    before = snapshot(db)
+    result = run_cli("generate", "alpaca", *args, db=db)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {option}: the value holds the control character U+001B"), (
+        result.stderr
+    )
+    assert snapshot(db) == before
