@@ -126,7 +126,7 @@ def test_killed_check_then_again(tmp_path: Path):
     # rerun decided those examples again
     killed = (
         "SELECT count(*) FROM runs WHERE kind = 'check' AND status = 'failed' "
-        "AND summary->>'interrupted' = 'true'"
+        "AND json_extract_string(summary, '$.interrupted') = 'true'"
     )
     assert q(db, killed) == [(1,)]
     assert verified(db)

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from provenance.core.clock import utcnow
 from provenance.core.ledger import Ledger
+from provenance.core.vouched import COUNTED_RUNS
 
 #: Examples with more than one provenance claim and the sets they carry (see
 #: :func:`build_licence_candidates`): a temporary table of the licence check.
@@ -138,7 +139,8 @@ def store_judgement(
 
 
 def _licence_todo(context_id: int | None) -> str:
-    """One row per example whose licence decision under the context is not stored with its basis.
+    """One row per example whose licence decision under the context is not stored with its basis by a
+    run whose rows count (:mod:`provenance.core.vouched`).
 
     Reads ``_combo_map`` (combo, basis, ref, verdict, decision) and :data:`LICENCE_CANDIDATES`;
     with no context (a new one) nothing is stored, so the anti-join is left out.
@@ -146,7 +148,7 @@ def _licence_todo(context_id: int | None) -> str:
     stored = (
         f"""ANTI JOIN (
             SELECT d.example_id, d.basis FROM decisions d JOIN decision_batches b USING (batch_id)
-            WHERE b.context_id = {int(context_id)}
+            WHERE b.context_id = {int(context_id)} AND b.run_id IN ({COUNTED_RUNS})
         ) old ON old.example_id = todo.example_id AND old.basis = todo.basis"""
         if context_id is not None
         else ""

@@ -102,8 +102,9 @@ def _waived(ledger: Ledger, waivers: Sequence[WaiverScope]) -> None:
             con.execute("INSERT INTO gate_waived VALUES (?, ?, ?)", [w.check, w.example_id, w.waiver_id])
         else:
             con.execute(
-                "INSERT INTO gate_waived SELECT DISTINCT ?, example_id, ? FROM provenance_records "
-                f"WHERE teacher_model = ? AND run_id IN ({COUNTED_RUNS})",
+                "INSERT INTO gate_waived SELECT DISTINCT ?, p.example_id, ? FROM provenance p "
+                "JOIN provenance_sets s USING (set_id) JOIN teachers t ON t.teacher_id = s.teacher_id "
+                f"WHERE t.model = ? AND p.run_id IN ({COUNTED_RUNS})",
                 [w.check, w.waiver_id, w.teacher],
             )
 
@@ -209,10 +210,12 @@ def teacher_mix(ledger: Ledger) -> dict[str, int]:
     return {
         str(k): int(n)
         for k, n in ledger.con.execute(
-            "SELECT coalesce(teacher_model, "
-            "CASE WHEN origin = 'human' THEN 'none (human)' ELSE 'unknown' END) k, "
-            f"count(DISTINCT example_id) FROM provenance_records SEMI JOIN {SELECTION_TABLE} "
-            f"USING (example_id) WHERE run_id IN ({COUNTED_RUNS}) GROUP BY k ORDER BY 2 DESC, 1"
+            "SELECT coalesce(t.model, "
+            "CASE WHEN s.origin = 'human' THEN 'none (human)' ELSE 'unknown' END) k, "
+            "count(DISTINCT p.example_id) FROM provenance p JOIN provenance_sets s USING (set_id) "
+            "LEFT JOIN teachers t ON t.teacher_id = s.teacher_id "
+            f"WHERE p.example_id IN (SELECT example_id FROM {SELECTION_TABLE}) "
+            f"AND p.run_id IN ({COUNTED_RUNS}) GROUP BY k ORDER BY 2 DESC, 1"
         ).fetchall()
     }
 

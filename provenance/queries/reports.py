@@ -11,6 +11,7 @@ from typing import Any
 from provenance.core import audit_log
 from provenance.core.decisions import CURRENT_DECISIONS
 from provenance.core.ledger import Ledger
+from provenance.core.vouched import COUNTED_RUNS
 
 _TEXT = ("instruction", "input", "output")
 
@@ -79,7 +80,7 @@ def decision_details(ledger: Ledger, context_id: int) -> list[tuple[str, Any]]:
     decided (a finding under the pack's threshold is still there)."""
     return ledger.con.execute(
         "SELECT d.example_id, d.details FROM decisions d JOIN decision_batches b USING (batch_id) "
-        "WHERE b.context_id = ? AND d.details IS NOT NULL",
+        f"WHERE b.context_id = ? AND b.run_id IN ({COUNTED_RUNS}) AND d.details IS NOT NULL",
         [context_id],
     ).fetchall()
 
@@ -91,7 +92,7 @@ def current_findings_details(ledger: Ledger, context_id: int) -> list[Any]:
         for (details,) in ledger.con.execute(
             f"SELECT d.details FROM decisions d SEMI JOIN ({CURRENT_DECISIONS}) c "
             "ON c.example_id = d.example_id JOIN decision_batches b USING (batch_id) "
-            "WHERE b.context_id = ? AND d.decision <> 'pass'",
+            f"WHERE b.context_id = ? AND b.run_id IN ({COUNTED_RUNS}) AND d.decision <> 'pass'",
             [context_id, context_id],
         ).fetchall()
     ]
@@ -131,7 +132,8 @@ def current_scores(ledger: Ledger, context_id: int) -> list[Any]:
         score
         for (score,) in ledger.con.execute(
             f"SELECT d.score FROM decisions d JOIN decision_batches b USING (batch_id) "
-            f"SEMI JOIN ({CURRENT_DECISIONS}) c ON c.example_id = d.example_id WHERE b.context_id = ?",
+            f"SEMI JOIN ({CURRENT_DECISIONS}) c ON c.example_id = d.example_id WHERE b.context_id = ? "
+            f"AND b.run_id IN ({COUNTED_RUNS})",
             [context_id, context_id],
         ).fetchall()
     ]
