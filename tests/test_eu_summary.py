@@ -98,16 +98,18 @@ def values(node: Any) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The bundled demo, run once (a tiny student trained a few steps)."""
     folder = tmp_path_factory.mktemp("eu-demo") / "demo"
     result = run_cli("demo", "--dir", str(folder), "--steps", "2")
     assert result.exit_code == 0, result.output
-    return {"db": folder / "provenance.duckdb", "student": folder / "student", "folder": folder}
+    db, student = folder / "provenance.duckdb", folder / "student"
+    _, data, md = summarize(db, "--student", str(student))  # once: language detection takes a while
+    return {"db": db, "student": student, "folder": folder, "data": data, "md": md}
 
 
 @pytest.fixture(scope="module")
-def two_teachers(tmp_path_factory: pytest.TempPathFactory, built_ledgers: BuiltLedgers) -> dict[str, Path]:
+def two_teachers(tmp_path_factory: pytest.TempPathFactory, built_ledgers: BuiltLedgers) -> dict[str, Any]:
     """Seeds and two imported datasets (text-davinci-003's and davinci's outputs), checked, and a
     tiny student trained on the selection."""
     folder = tmp_path_factory.mktemp("eu-two")
@@ -119,15 +121,15 @@ def two_teachers(tmp_path_factory: pytest.TempPathFactory, built_ledgers: BuiltL
     args = ["--student", "tiny", "--out", str(out), "--max-steps", "2", "--max-length", "128"]
     result = run_cli("train", "--policy", str(pack), *args, db=db)
     assert result.exit_code == 0, result.output
-    return {"db": db, "student": out, "folder": folder}
+    _, data, md = summarize(db, "--student", str(out))
+    return {"db": db, "student": out, "folder": folder, "data": data, "md": md}
 
 
 # ---- the demo ---------------------------------------------------------------------------------------
 
 
-def test_demo_summary_follows_the_template_and_marks_what_is_missing(demo: dict[str, Path]) -> None:
-    db, student = demo["db"], demo["student"]
-    _, data, md = summarize(db, "--student", str(student))
+def test_demo_summary_follows_the_template_and_marks_what_is_missing(demo: dict[str, Any]) -> None:
+    db, data, md = demo["db"], demo["data"], demo["md"]
     validate(data)
     positions = [md.index(h) for h in HEADINGS]
     assert positions == sorted(positions), "the Markdown follows the template's order"
@@ -164,9 +166,8 @@ def test_demo_summary_follows_the_template_and_marks_what_is_missing(demo: dict[
     assert sum(langs["examples_by_language"].values()) == data["scope"]["examples"]
 
 
-def test_model_card_links_and_audit_carries_the_hash(demo: dict[str, Path], tmp_path: Path) -> None:
+def test_model_card_links_and_audit_carries_the_hash(demo: dict[str, Any], tmp_path: Path) -> None:
     db, student = demo["db"], demo["student"]
-    summarize(db, "--student", str(student))
     sums = {
         n: hashlib.sha256((student / n).read_bytes()).hexdigest()
         for n in ("EU-SUMMARY.md", "EU-SUMMARY.json")
@@ -188,9 +189,8 @@ def test_model_card_links_and_audit_carries_the_hash(demo: dict[str, Path], tmp_
 # ---- two teachers, two datasets ---------------------------------------------------------------------
 
 
-def test_every_number_equals_a_direct_sql_count(two_teachers: dict[str, Path]) -> None:
-    db, student = two_teachers["db"], two_teachers["student"]
-    _, data, md = summarize(db, "--student", str(student))
+def test_every_number_equals_a_direct_sql_count(two_teachers: dict[str, Any]) -> None:
+    db, data, md = two_teachers["db"], two_teachers["data"], two_teachers["md"]
     dataset_id = data["scope"]["dataset_id"]
     total = sql(
         db, "SELECT count(DISTINCT example_id) FROM dataset_examples WHERE dataset_id = ?", [dataset_id]
@@ -241,11 +241,11 @@ def test_every_number_equals_a_direct_sql_count(two_teachers: dict[str, Path]) -
     assert data["1"]["1.3"]["latest_acquisition"]["value"] == newest[:19]
 
 
-def test_tokens_are_counted_with_the_students_tokenizer(two_teachers: dict[str, Path]) -> None:
+def test_tokens_are_counted_with_the_students_tokenizer(two_teachers: dict[str, Any]) -> None:
     from transformers import AutoTokenizer
 
     db, student = two_teachers["db"], two_teachers["student"]
-    _, data, _ = summarize(db, "--student", str(student))
+    data = two_teachers["data"]
     tokenizer = AutoTokenizer.from_pretrained(str(student), local_files_only=True)
     rows = sql(
         db,
@@ -258,7 +258,7 @@ def test_tokens_are_counted_with_the_students_tokenizer(two_teachers: dict[str, 
     assert data["1"]["1.2"]["text_size_band"]["value"] == "Less than 1 billion tokens"
 
 
-def test_answers_fill_what_only_the_provider_knows(two_teachers: dict[str, Path], tmp_path: Path) -> None:
+def test_answers_fill_what_only_the_provider_knows(two_teachers: dict[str, Any], tmp_path: Path) -> None:
     answers = tmp_path / "answers.yaml"
     answers.write_text(ANSWERS, "utf-8")
     out = tmp_path / "out"
@@ -296,7 +296,7 @@ def test_answers_fill_what_only_the_provider_knows(two_teachers: dict[str, Path]
 
 
 def test_dataset_without_a_student_names_its_counting_rule(
-    two_teachers: dict[str, Path], tmp_path: Path
+    two_teachers: dict[str, Any], tmp_path: Path
 ) -> None:
     db = two_teachers["db"]
     (dataset_id,) = sql(db, "SELECT dataset_id FROM trainings")[0]
@@ -321,8 +321,8 @@ def test_schema_file_is_the_models_schema() -> None:
     assert set(schema()["properties"]) >= {"1", "2", "3", "snapshot", "scope"}
 
 
-def test_broken_json_fails_validation(two_teachers: dict[str, Path]) -> None:
-    _, data, _ = summarize(two_teachers["db"], "--student", str(two_teachers["student"]))
+def test_broken_json_fails_validation(two_teachers: dict[str, Any]) -> None:
+    data = two_teachers["data"]
     validate(data)
     for breaking in (
         lambda d: d["2"].pop("2.5"),
@@ -347,7 +347,7 @@ def test_broken_json_fails_validation(two_teachers: dict[str, Path]) -> None:
     ],
 )
 def test_bad_answers_exit_2_with_file_and_line(
-    two_teachers: dict[str, Path], tmp_path: Path, text: str, line: int | None, says: str
+    two_teachers: dict[str, Any], tmp_path: Path, text: str, line: int | None, says: str
 ) -> None:
     answers = tmp_path / "bad-answers.yaml"
     answers.write_text(text, "utf-8")
@@ -369,6 +369,6 @@ def test_bad_answers_exit_2_with_file_and_line(
     assert not (tmp_path / "EU-SUMMARY.json").exists()
 
 
-def test_a_folder_that_is_not_a_student(two_teachers: dict[str, Path], tmp_path: Path) -> None:
+def test_a_folder_that_is_not_a_student(two_teachers: dict[str, Any], tmp_path: Path) -> None:
     result = run_cli("report", "eu-summary", "--student", str(tmp_path), db=two_teachers["db"])
     assert result.exit_code == 2 and "manifest.json" in result.output
