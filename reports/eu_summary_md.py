@@ -96,7 +96,15 @@ def _synthetic(v: Value) -> list[str]:
          f"<{d['link']}>" if d["link"] else "not in the registry"]
         for d in v.value
     ]  # fmt: skip
-    head = ["generating model", "provider", "examples", "share", "modality", "methods", "link"]
+    head = [
+        "generating model",
+        "provider",
+        "examples",
+        "share",
+        "modality",
+        "methods",
+        "link (teacher registry)",
+    ]
     return [*_table(head, rows), "", _origin(v).strip()]
 
 

@@ -239,6 +239,9 @@ def test_every_number_equals_a_direct_sql_count(two_teachers: dict[str, Any]) ->
         db, f"SELECT CAST(max(created_at) AS VARCHAR) FROM examples WHERE {IN_DATASET}", [dataset_id]
     )[0]
     assert data["1"]["1.3"]["latest_acquisition"]["value"] == newest[:19]
+    not_run = data["3"]["3.2"]["evidence"]["value"]["not_run"]
+    assert not_run == [f"{k} (not in the policy pack)" for k in ("pii", "toxicity", "contamination")]
+    assert "- **pii (not in the policy pack)**: NOT RUN" in md, "a check that did not run is said plainly"
 
 
 def test_tokens_are_counted_with_the_students_tokenizer(two_teachers: dict[str, Any]) -> None:
