@@ -353,6 +353,34 @@ def test_a_50_mb_field_imports_and_verifies_at_the_default_memory_limit(
     assert result.exit_code == 0, result.output
     result = run_cli("verify", db=db)
     assert result.exit_code == 0, result.output
+    out = tmp_path / "out.jsonl"
+    result = run_cli("export", str(out), "--format", "jsonl", db=db)
+    assert result.exit_code == 0, result.output
+    exported = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert sorted(len(e["output"]) for e in exported) == [1, len(big)]
+
+
+def test_exported_long_rows_are_the_objects_copy_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ranges holding long rows are written in Python: the same JSON objects DuckDB's COPY writes."""
+    from provenance.core import export
+
+    records = [GOOD | {"instruction": f"task {i} \x1b\u202e\n", "id": i} for i in range(50)]
+    chat = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    (tmp_path / "a.jsonl").write_bytes(lines(*records))
+    (tmp_path / "c.jsonl").write_bytes(lines(chat))
+    db = tmp_path / "ledger.duckdb"
+    assert (
+        run_cli("import", str(tmp_path / "a.jsonl"), "--format", "jsonl", "--licence", "MIT", db=db).exit_code
+        == 0
+    )
+    assert run_cli("import", str(tmp_path / "c.jsonl"), "--format", "chat", db=db).exit_code == 0
+    assert run_cli("export", str(tmp_path / "copy.jsonl"), "--format", "jsonl", db=db).exit_code == 0
+    monkeypatch.setattr(export, "LONG_BYTES", 0)
+    assert run_cli("export", str(tmp_path / "python.jsonl"), "--format", "jsonl", db=db).exit_code == 0
+    copied, written = ((tmp_path / n).read_text("utf-8").splitlines() for n in ("copy.jsonl", "python.jsonl"))
+    assert [json.loads(x) for x in written] == [json.loads(x) for x in copied] and len(copied) == 51
 
 
 def test_long_rows_hash_as_duckdb_would(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

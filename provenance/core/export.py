@@ -14,11 +14,13 @@ stream as Arrow batches into one file.
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from provenance.core.audit_log import LONG_BYTES
 from provenance.core.errors import InputError
 from provenance.core.files import atomic_path
 from provenance.core.ledger import Ledger, sql_literal
@@ -81,12 +83,34 @@ def _write_jsonl(ledger: Ledger, partial: Path) -> None:
     piece = partial.with_name(partial.name + ".part")
     try:
         with partial.open("wb") as out:
-            for query in _queries(ledger):
+            for where in _ranges(ledger):
+                query = _QUERY.replace("{where}", where)
+                if _has_long_rows(ledger, where):
+                    _write_rows(ledger, query, out)
+                    continue
                 ledger.con.execute(f"COPY ({query}) TO {sql_literal(str(piece))} (FORMAT json)")
                 with piece.open("rb") as part:
                     shutil.copyfileobj(part, out, 1 << 20)
     finally:
         piece.unlink(missing_ok=True)
+
+
+def _has_long_rows(ledger: Ledger, where: str) -> bool:
+    """Whether a range holds an example with more than ``LONG_BYTES`` of text: DuckDB's JSON
+    writer reserves several times a string's length (512 MiB for a 50 MB field)."""
+    length = " + ".join(f"coalesce(strlen(e.{c}), 0)" for c in ("instruction", "input", "output", "messages"))
+    sql = f"SELECT count(*) FROM examples e WHERE ({where}) AND {length} > {LONG_BYTES}"
+    return bool(ledger.con.execute(sql).fetchone()[0])
+
+
+def _write_rows(ledger: Ledger, query: str, out: BinaryIO) -> None:
+    """A range as JSON lines written here, a few rows at a time (the same objects COPY writes)."""
+    cursor = ledger.con.execute(query)
+    names = [d[0] for d in cursor.description]
+    while rows := cursor.fetchmany(64):
+        for row in rows:
+            line = json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False, separators=(",", ":"))
+            out.write(line.encode() + b"\n")
 
 
 def _write_parquet(ledger: Ledger, partial: Path) -> None:
