@@ -92,8 +92,9 @@ def silence_stdout() -> None:
 
 
 def echo_json(data: Any) -> None:
-    """Print JSON (dates and paths as strings)."""
-    click.echo(redact_json(data, indent=2, default=str, ensure_ascii=False))
+    """Print JSON (dates and paths as strings); DEL, C1 and bidi controls as ``\\u`` escapes (the
+    same JSON once parsed, but inert on a terminal; JSON escapes the C0 controls itself)."""
+    click.echo(redact_json(data, indent=2, default=str, ensure_ascii=False).translate(_JSON_ESCAPED))
 
 
 def echo_error(message: str) -> None:
@@ -178,6 +179,7 @@ _CONTROL_CODES = (
 )  # fmt: skip
 _ESCAPED = {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" for c in _CONTROL_CODES}
 _ESCAPED_MULTILINE = {c: shown for c, shown in _ESCAPED.items() if c not in (0x09, 0x0A)}
+_JSON_ESCAPED = {c: f"\\u{c:04x}" for c in _CONTROL_CODES if c >= 0x7F}
 
 
 def safe(value: object, *, markup: bool = True, multiline: bool = False) -> str:
