@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from provenance.core.clock import utcnow
+from provenance.core.files import write_text
 from provenance.core.ledger import Ledger, tool_version
 from provenance.queries import eu as q
 from reports.eu_answers import Answers
@@ -424,6 +425,6 @@ def write(summary: Summary, out_dir: Path) -> list[Path]:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     md, js = out_dir / MD_FILE, out_dir / JSON_FILE
-    md.write_text(render_markdown(summary), "utf-8")
-    js.write_text(summary.to_json(), "utf-8")
+    write_text(md, render_markdown(summary))
+    write_text(js, summary.to_json())
     return [md, js]
