@@ -261,7 +261,9 @@ def test_model_card_for_a_tiny_student(facts: dict[str, Any]) -> None:
 
 
 def test_model_card_prefix_and_unknown_id(facts: dict[str, Any]) -> None:
-    assert cards.model_card(Facts.from_dict(facts), TRAINING[:8]) == cards.model_card(Facts.from_dict(facts), TRAINING)
+    assert cards.model_card(Facts.from_dict(facts), TRAINING[:8]) == cards.model_card(
+        Facts.from_dict(facts), TRAINING
+    )
     with pytest.raises(NotFoundError) as err:
         cards.model_card(Facts.from_dict(facts), "ffffffffffff")
     assert err.value.exit_code == 2
