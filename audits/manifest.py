@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from provenance.core.files import write_text
+
 LEAF = b"\x00"
 NODE = b"\x01"
 
@@ -40,7 +42,7 @@ def write_manifest(path: Path, ids: Sequence[str], root: str, meta: dict[str, An
         **meta,
         "example_ids": list(ids),
     }
-    path.write_text(json.dumps(data, indent=1) + "\n", "utf-8")
+    write_text(path, json.dumps(data, indent=1) + "\n")
 
 
 def file_digests(folder: Path, leave_out: Iterable[str] = ()) -> dict[str, str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from audits.gate import GateResult
+from provenance.core.files import write_text
 from provenance.core.ledger import tool_version
 
 
@@ -63,8 +64,8 @@ def build(
 def write(out_dir: Path, report: dict[str, Any]) -> list[Path]:
     """Write AUDIT.json and AUDIT.md into ``out_dir``; return their paths."""
     json_path, md_path = out_dir / "AUDIT.json", out_dir / "AUDIT.md"
-    json_path.write_text(json.dumps(report, indent=2, default=str) + "\n", "utf-8")
-    md_path.write_text(markdown(report), "utf-8")
+    write_text(json_path, json.dumps(report, indent=2, default=str) + "\n")
+    write_text(md_path, markdown(report))
     return [json_path, md_path]
 
 
