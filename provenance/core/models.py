@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from provenance.core.ids import chat_id, content_id, instruction_id
 from provenance.core.licences import normalize_licence
+from provenance.core.secrets import SECRET_NAME
 
 ID_PATTERN = r"^[0-9a-f]{64}$"
 
@@ -204,16 +205,13 @@ class Seed(_Frozen):
         return [Example(instruction=self.instruction, input=i.input, output=i.output) for i in self.instances]
 
 
-_SECRET_PARAM = re.compile(r"(key|token|secret|sig|signature|password|passwd|auth|credential)", re.I)
-
-
 def strip_secrets(url: str) -> str:
     """Drop user info, secret-looking query parameters and the fragment from a URL."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port:
         host = f"{host}:{parts.port}"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _SECRET_PARAM.search(k)]
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not SECRET_NAME.search(k)]
     return urlunsplit((parts.scheme, host, parts.path, urlencode(query), ""))
 
 

@@ -29,7 +29,7 @@ MASK = "***"
 MIN_LENGTH = 4  # a credential alone is masked from this length on; its longer forms always are
 
 # Header and query-parameter names that may carry a credential.
-SECRET_NAME = re.compile(r"auth|key|token|secret|password|passwd|cookie|signature|sig$|credential", re.I)
+SECRET_NAME = re.compile(r"auth|key|token|secret|password|passwd|cookie|signature|^sig|sig$|credential", re.I)
 _ESCAPE = re.compile(r"%[0-9A-F]{2}")
 
 
